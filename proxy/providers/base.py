@@ -1,0 +1,117 @@
+"""The adapter contract every provider family implements, and the wire-shape types.
+
+Adapters are pure translators: no I/O, no clock, no random ids. Everything that varies per
+request but must be deterministic (ids, timestamps) arrives in a CallContext.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from proxy.config import ProviderConfig
+from proxy.errors import UpstreamError
+from proxy.request import ChatRequest
+from proxy.sse import SSEEvent
+
+# OpenAI wire shapes are kept as plain dicts (parsed once by orjson); these aliases name them.
+OpenAIRequest = dict[str, Any]
+OpenAIResponse = dict[str, Any]
+OpenAIChunk = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamRequest:
+    url: str
+    headers: Mapping[str, str]
+    body: bytes
+    stream: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CallContext:
+    """Fixed once per request at the edge so that translation is deterministic."""
+
+    public_model: str
+    upstream_model: str
+    response_id: str  # "chatcmpl-..."
+    created: int  # unix seconds
+    include_usage: bool  # the client asked for stream_options.include_usage
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token counts of one answer, for metrics and logs."""
+
+    prompt: int = 0
+    completion: int = 0
+    cached: int = 0
+    reasoning: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A complete non-stream answer, already in OpenAI shape and serialized once."""
+
+    body: bytes
+    usage: Usage | None
+
+
+class StreamTranslator(Protocol):
+    """One per streamed request: provider SSE events in, OpenAI chunk dicts out.
+
+    `feed` raises UpstreamError for an in-band provider error. `finish` is called when the
+    upstream body ends; it raises UpstreamError(outcome="upstream_truncated") if the provider's
+    terminal event never came, else returns the closing chunks (finish_reason, usage chunk
+    when ctx.include_usage).
+    """
+
+    def feed(self, event: SSEEvent) -> list[OpenAIChunk]: ...
+
+    def finish(self) -> list[OpenAIChunk]: ...
+
+    @property
+    def usage(self) -> Usage | None: ...
+
+
+class StreamPipe(Protocol):
+    """Upstream stream bytes in, client SSE bytes out (see providers/pipes.py).
+
+    `feed` returns b"" while it has nothing to send yet; the first non-empty return is the
+    stream's commit point. Errors surface as UpstreamError from feed or finish.
+    """
+
+    def feed(self, raw: bytes) -> bytes: ...
+
+    def finish(self) -> bytes:
+        """Closing bytes, ending with `data: [DONE]`; UpstreamError if truncated."""
+        ...
+
+    @property
+    def usage(self) -> Usage | None: ...
+
+
+class Adapter(Protocol):
+    """A provider family. `__init__(name, config)` precomputes URLs and headers at startup."""
+
+    # True for OpenAI-compatible upstreams: bodies and stream bytes are forwarded untouched.
+    passthrough: bool
+
+    def build_request(self, req: ChatRequest, ctx: CallContext) -> UpstreamRequest: ...
+
+    def parse_response(self, payload: bytes, ctx: CallContext) -> Reply:
+        """A 2xx upstream body -> the OpenAI response. Malformed -> UpstreamError."""
+        ...
+
+    def stream_pipe(self, ctx: CallContext) -> StreamPipe:
+        """Translating adapters return `TranslatingPipe(TheirStreamTranslator(ctx), name)`."""
+        ...
+
+    def parse_error(self, status: int, headers: Mapping[str, str], payload: bytes) -> UpstreamError:
+        """A non-2xx upstream answer -> UpstreamError (via errors.upstream_status_error)."""
+        ...
+
+
+class AdapterFactory(Protocol):
+    def __call__(self, name: str, config: ProviderConfig) -> Adapter: ...

@@ -1,0 +1,107 @@
+"""Server-sent events: an incremental decoder (feed/flush) and the OpenAI-style encoder.
+
+The decoder follows the WHATWG event-stream rules: lines end in CRLF, LF or CR; lines
+starting with ':' are comments; an event is dispatched on a blank line; multiple `data`
+lines join with '\\n'. A line longer than `max_line` is a protocol error, so a hostile or
+broken upstream cannot grow our buffer without bound.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+DONE = b"data: [DONE]\n\n"
+DEFAULT_MAX_LINE = 1 << 20
+
+
+class SSEProtocolError(ValueError):
+    """The upstream byte stream is not a valid event stream."""
+
+
+@dataclass(frozen=True, slots=True)
+class SSEEvent:
+    data: str
+    event: str | None = None
+
+    def json(self) -> Any:
+        """The data parsed as JSON; SSEProtocolError if it is not JSON."""
+        try:
+            return orjson.loads(self.data)
+        except orjson.JSONDecodeError as exc:
+            raise SSEProtocolError(f"event data is not JSON: {self.data[:80]!r}") from exc
+
+
+class SSEDecoder:
+    def __init__(self, max_line: int = DEFAULT_MAX_LINE) -> None:
+        self._max_line = max_line
+        self._buffer = b""
+        self._skip_lf = False  # the previous chunk ended in CR, so a leading LF belongs to it
+        self._data: list[str] = []
+        self._event: str | None = None
+
+    def feed(self, chunk: bytes) -> list[SSEEvent]:
+        if self._skip_lf and chunk.startswith(b"\n"):
+            chunk = chunk[1:]
+        self._skip_lf = False
+        buffer = self._buffer + chunk
+        if b"\r" in buffer:
+            self._skip_lf = buffer.endswith(b"\r")
+            buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        *lines, rest = buffer.split(b"\n")
+        if len(rest) > self._max_line:
+            raise SSEProtocolError(f"line longer than {self._max_line} bytes")
+        self._buffer = rest
+        events: list[SSEEvent] = []
+        for line in lines:
+            self._take_line(line, events)
+        return events
+
+    def flush(self) -> list[SSEEvent]:
+        """End of stream: a final event without its blank line is still dispatched."""
+        events: list[SSEEvent] = []
+        if self._buffer:
+            self._take_line(self._buffer, events)
+            self._buffer = b""
+        self._take_line(b"", events)
+        return events
+
+    def _take_line(self, line: bytes, events: list[SSEEvent]) -> None:
+        if not line:
+            if self._data:
+                events.append(SSEEvent("\n".join(self._data), self._event))
+            self._data = []
+            self._event = None
+            return
+        if len(line) > self._max_line:
+            raise SSEProtocolError(f"line longer than {self._max_line} bytes")
+        if line.startswith(b":"):
+            return
+        name, _, value = line.partition(b":")
+        if value.startswith(b" "):
+            value = value[1:]
+        try:
+            text = value.decode()
+        except UnicodeDecodeError as exc:
+            raise SSEProtocolError("event line is not UTF-8") from exc
+        if name == b"data":
+            self._data.append(text)
+        elif name == b"event":
+            self._event = text
+        # `id` and `retry` mean nothing to a one-shot proxy stream; other fields are ignored
+        # as the spec says.
+
+
+def encode_chunk(chunk: dict[str, Any]) -> bytes:
+    return b"data: " + orjson.dumps(chunk) + b"\n\n"
+
+
+def encode_chunks(chunks: list[dict[str, Any]]) -> bytes:
+    return b"".join(b"data: " + orjson.dumps(c) + b"\n\n" for c in chunks)
+
+
+def encode_error_event(body: bytes) -> bytes:
+    """The terminal in-band error: an OpenAI error envelope as one data event, no [DONE]."""
+    return b"data: " + body + b"\n\n"
