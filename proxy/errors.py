@@ -204,7 +204,8 @@ def classify_upstream_status(status: int) -> StatusPolicy:
     policy = _STATUS_POLICIES.get(status)
     if policy is not None:
         return policy
-    if status >= 500:
+    if status >= 500 or status < 400:
+        # 3xx too: redirects are never followed, so one means a misconfigured base_url.
         return _SERVER_ERROR
     return StatusPolicy("client_error", False, False, status, "invalid_request_error")
 

@@ -1,0 +1,133 @@
+"""Thin HTTP handlers: the only module that touches Starlette requests and responses."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import TYPE_CHECKING
+
+import orjson
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from proxy.errors import (
+    ProxyError,
+    body_too_large,
+    internal_error,
+    method_not_allowed,
+    not_found,
+    unsupported_media_type,
+)
+from proxy.request import parse_chat_request
+from proxy.router import Served, new_context
+from proxy.streaming import SSE_HEADERS, pump
+
+if TYPE_CHECKING:
+    from proxy.app import AppState
+
+JSON = "application/json"
+_JSON_TYPE = re.compile(r"^\s*application/([\w.+-]+\+)?json\s*(;.*)?$", re.IGNORECASE)
+
+
+def _state(request: Request) -> AppState:
+    return request.app.state.proxy  # type: ignore[no-any-return]
+
+
+def request_id_of(request: Request) -> str:
+    return request.scope.get("state", {}).get("request_id") or uuid.uuid4().hex
+
+
+async def chat_completions(request: Request) -> Response:
+    state = _state(request)
+    headers = request.headers
+    state.auth.check(headers.get("authorization"), headers.get("x-api-key"))
+    content_type = headers.get("content-type")
+    if content_type is not None and not _JSON_TYPE.match(content_type):
+        raise unsupported_media_type(content_type)
+    raw = await _read_body(request, state.max_body_bytes)
+    req = parse_chat_request(raw)
+    request_id = request_id_of(request)
+    ctx = new_context(req, f"chatcmpl-{uuid.uuid4().hex}")
+    if req.stream:
+        stream = await state.router.open_stream(req, ctx, request_id)
+        return StreamingResponse(
+            pump(stream),
+            media_type="text/event-stream",
+            headers={**SSE_HEADERS, **_served_headers(stream.served)},
+        )
+    reply, served = await state.router.complete(req, ctx, request_id)
+    return Response(reply.body, media_type=JSON, headers=_served_headers(served))
+
+
+async def list_models(request: Request) -> Response:
+    state = _state(request)
+    state.auth.check(request.headers.get("authorization"), request.headers.get("x-api-key"))
+    return Response(state.models_body, media_type=JSON)
+
+
+async def health(request: Request) -> Response:
+    return Response(b'{"status":"ok"}', media_type=JSON)
+
+
+async def metrics(request: Request) -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise body_too_large(limit)  # before reading a byte of it
+    parts: list[bytes] = []
+    size = 0
+    async for part in request.stream():
+        size += len(part)
+        if size > limit:
+            raise body_too_large(limit)
+        parts.append(part)
+    return b"".join(parts)
+
+
+def _served_headers(served: Served) -> dict[str, str]:
+    return {
+        "x-proxy-provider": served.provider,
+        "x-proxy-upstream-model": served.upstream_model,
+        "x-proxy-attempts": str(len([a for a in served.attempts if not a.outcome.startswith("skipped")])),
+    }
+
+
+# --- error mapping: the one place a ProxyError becomes an HTTP response -----------------
+
+
+def error_response(error: ProxyError) -> Response:
+    return Response(
+        error.to_openai_body(), status_code=error.status, media_type=JSON, headers=dict(error.headers)
+    )
+
+
+async def on_proxy_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ProxyError)
+    return error_response(exc)
+
+
+async def on_http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 405:
+        return error_response(method_not_allowed(request.method, request.url.path))
+    if exc.status_code == 404:
+        return error_response(not_found(f"Unknown route {request.method} {request.url.path}.", "unknown_route"))
+    error = ProxyError(exc.status_code, "invalid_request_error", str(exc.detail))
+    return error_response(error)
+
+
+async def on_unexpected(request: Request, exc: Exception) -> Response:
+    import logging
+
+    logging.getLogger("proxy").exception("unhandled error", exc_info=exc)
+    return error_response(internal_error())
+
+
+def models_body(names: list[str], created: int) -> bytes:
+    data = [{"id": n, "object": "model", "created": created, "owned_by": "llm-proxy"} for n in names]
+    return orjson.dumps({"object": "list", "data": data})

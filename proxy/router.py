@@ -1,0 +1,249 @@
+"""Public model -> deployments, and the fallback loop over them.
+
+For each deployment in priority order: skip providers whose breaker is open or that are
+cooling down after a 429; otherwise build the upstream request, send it and judge the
+result. Retryable failures (connect errors, timeouts, 429, 5xx, malformed replies) move on
+to the next deployment; client errors (400, 404, 413, 422) are answered at once. Every
+upstream response that is not handed on is closed before the next attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+
+import httpx
+
+from proxy.breakers import Admission, ProviderHealth
+from proxy.config import Config, Deployment
+from proxy.errors import (
+    Attempt,
+    ProxyError,
+    UpstreamError,
+    all_deployments_failed,
+    model_unavailable,
+    not_found,
+    upstream_transport_error,
+)
+from proxy.providers.base import Adapter, CallContext, Reply, StreamPipe
+from proxy.request import ChatRequest
+from proxy.upstream import Upstream
+
+ERROR_BODY_LIMIT = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Route:
+    """What the app holds per provider, built once at startup."""
+
+    adapter: Adapter
+    upstream: Upstream
+    health: ProviderHealth
+
+
+@dataclass
+class Served:
+    """Which deployment answered, after how many attempts."""
+
+    provider: str
+    upstream_model: str
+    attempts: list[Attempt] = field(default_factory=list)
+
+
+@dataclass
+class OpenStream:
+    """A committed stream: its first client bytes and what is needed to pump the rest."""
+
+    served: Served
+    first: bytes
+    pipe: StreamPipe
+    body: AsyncIterator[bytes] | None  # None once the upstream body has been read to the end
+    response: httpx.Response
+    route: Route
+    admission: Admission
+    deadline: float  # loop time
+
+
+class Router:
+    def __init__(self, config: Config, routes: Mapping[str, Route]) -> None:
+        self._routes = routes
+        self._plans: dict[str, tuple[Deployment, ...]] = {
+            model: config.enabled_deployments(model) for model in config.models
+        }
+        self._missing = {model: config.missing_vars_of(model) for model in config.models}
+        self._max_response = config.server.max_response_bytes
+        self._request_timeout = config.server.request_timeout
+
+    def plan(self, model: str) -> tuple[Deployment, ...]:
+        deployments = self._plans.get(model)
+        if deployments is None:
+            raise not_found(
+                f"The model '{model}' does not exist or you do not have access to it.",
+                code="model_not_found",
+                param="model",
+            )
+        if not deployments:
+            raise model_unavailable(model, self._missing[model])
+        return deployments
+
+    async def complete(self, req: ChatRequest, ctx: CallContext, request_id: str) -> tuple[Reply, Served]:
+        deadline = asyncio.get_running_loop().time() + self._request_timeout
+        attempts: list[Attempt] = []
+        errors: list[UpstreamError] = []
+        for deployment in self.plan(req.model):
+            route = self._routes[deployment.provider]
+            admission = self._admit(route, attempts)
+            if admission is None:
+                continue
+            call = _with_model(ctx, deployment)
+            try:
+                async with asyncio.timeout_at(deadline):
+                    reply = await self._try_complete(route, req, call, request_id)
+            except (UpstreamError, TimeoutError) as exc:
+                error = _as_upstream_error(exc, route)
+                self._judge(route, admission, error, attempts, errors)
+                if not error.retryable:
+                    raise error from None
+                continue
+            except BaseException:
+                route.health.release(admission)
+                raise
+            route.health.record_success(admission)
+            attempts.append(Attempt(route.health.provider, "ok"))
+            return reply, Served(deployment.provider, deployment.model, attempts)
+        raise self._exhausted(req.model, attempts, errors)
+
+    async def open_stream(self, req: ChatRequest, ctx: CallContext, request_id: str) -> OpenStream:
+        deadline = asyncio.get_running_loop().time() + self._request_timeout
+        attempts: list[Attempt] = []
+        errors: list[UpstreamError] = []
+        for deployment in self.plan(req.model):
+            route = self._routes[deployment.provider]
+            admission = self._admit(route, attempts)
+            if admission is None:
+                continue
+            call = _with_model(ctx, deployment)
+            served = Served(deployment.provider, deployment.model, attempts)
+            try:
+                async with asyncio.timeout_at(deadline):
+                    return await self._try_stream(route, req, call, request_id, served, admission, deadline)
+            except (UpstreamError, TimeoutError) as exc:
+                error = _as_upstream_error(exc, route)
+                self._judge(route, admission, error, attempts, errors)
+                if not error.retryable:
+                    raise error from None
+            except BaseException:
+                route.health.release(admission)
+                raise
+        raise self._exhausted(req.model, attempts, errors)
+
+    async def _try_complete(
+        self, route: Route, req: ChatRequest, ctx: CallContext, request_id: str
+    ) -> Reply:
+        upstream_req = route.adapter.build_request(req, ctx)
+        response = await route.upstream.open(upstream_req, request_id)
+        try:
+            limit = self._max_response if response.status_code < 300 else ERROR_BODY_LIMIT
+            body = await route.upstream.read_body(response, limit)
+        finally:
+            await response.aclose()
+        if not 200 <= response.status_code < 300:
+            raise route.adapter.parse_error(response.status_code, response.headers, body)
+        return route.adapter.parse_response(body, ctx)
+
+    async def _try_stream(
+        self,
+        route: Route,
+        req: ChatRequest,
+        ctx: CallContext,
+        request_id: str,
+        served: Served,
+        admission: Admission,
+        deadline: float,
+    ) -> OpenStream:
+        upstream_req = route.adapter.build_request(req, ctx)
+        response = await route.upstream.open(upstream_req, request_id)
+        try:
+            if not 200 <= response.status_code < 300:
+                body = await route.upstream.read_body(response, ERROR_BODY_LIMIT)
+                raise route.adapter.parse_error(response.status_code, response.headers, body)
+            pipe = route.adapter.stream_pipe(ctx)
+            body_iter = route.upstream.iter_body(response).__aiter__()
+            first = b""
+            async for raw in body_iter:
+                first = pipe.feed(raw)
+                if first:
+                    break
+            else:
+                # The whole body arrived before anything was worth sending.
+                first = pipe.finish()
+                body_iter = None  # type: ignore[assignment]
+        except BaseException:
+            await response.aclose()
+            raise
+        return OpenStream(served, first, pipe, body_iter, response, route, admission, deadline)
+
+    @staticmethod
+    def _admit(route: Route, attempts: list[Attempt]) -> Admission | None:
+        admission = route.health.admit()
+        if admission in ("ok", "probe"):
+            return admission
+        outcome = "skipped_cooldown" if admission == "cooldown" else "skipped_open"
+        attempts.append(Attempt(route.health.provider, outcome))
+        return None
+
+    @staticmethod
+    def _judge(
+        route: Route,
+        admission: Admission,
+        error: UpstreamError,
+        attempts: list[Attempt],
+        errors: list[UpstreamError],
+    ) -> None:
+        attempts.append(Attempt(route.health.provider, error.outcome))
+        errors.append(error)
+        if error.outcome == "rate_limited":
+            route.health.start_cooldown(error.retry_after)
+        if error.counts_for_breaker:
+            route.health.record_failure(admission, error)
+        else:
+            route.health.release(admission)
+
+    def _exhausted(
+        self, model: str, attempts: list[Attempt], errors: list[UpstreamError]
+    ) -> ProxyError:
+        waits = [
+            self._routes[a.provider].health.seconds_until_retry()
+            for a in attempts
+            if a.outcome != "ok"
+        ]
+        positive = [w for w in waits if w > 0]
+        return all_deployments_failed(model, attempts, errors, min(positive) if positive else None)
+
+
+def _with_model(ctx: CallContext, deployment: Deployment) -> CallContext:
+    return CallContext(
+        public_model=ctx.public_model,
+        upstream_model=deployment.model,
+        response_id=ctx.response_id,
+        created=ctx.created,
+        include_usage=ctx.include_usage,
+    )
+
+
+def _as_upstream_error(exc: UpstreamError | TimeoutError, route: Route) -> UpstreamError:
+    if isinstance(exc, UpstreamError):
+        return exc
+    return upstream_transport_error(route.health.provider, "timeout", "the request deadline passed")
+
+
+def new_context(req: ChatRequest, response_id: str) -> CallContext:
+    return CallContext(
+        public_model=req.model,
+        upstream_model=req.model,
+        response_id=response_id,
+        created=int(time.time()),
+        include_usage=req.include_usage,
+    )

@@ -1,0 +1,57 @@
+"""The response side of a committed stream: pump upstream bytes to the client.
+
+After the commit point nothing may fall back: an upstream failure (stall, reset, clean
+close without the terminal event, malformed SSE, the request deadline) ends the client's
+stream with one OpenAI-shaped `data: {"error": ...}` event and no [DONE], charges the
+provider's breaker, and closes the upstream response. A client disconnect cancels this
+generator; the upstream is closed and the provider is not blamed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from proxy.errors import UpstreamError, upstream_transport_error
+from proxy.router import OpenStream
+from proxy.sse import encode_error_event
+
+SSE_HEADERS = {
+    "cache-control": "no-cache",
+    "x-accel-buffering": "no",  # tells nginx-style front proxies not to buffer
+}
+
+
+async def pump(stream: OpenStream) -> AsyncIterator[bytes]:
+    health = stream.route.health
+    verdict_given = False
+    try:
+        yield stream.first
+        if stream.body is not None:
+            async with asyncio.timeout_at(stream.deadline):
+                async for raw in stream.body:
+                    out = stream.pipe.feed(raw)
+                    if out:
+                        yield out
+                closing = stream.pipe.finish()
+            yield closing
+        health.record_success(stream.admission)
+        verdict_given = True
+    except (UpstreamError, TimeoutError) as exc:
+        error = exc if isinstance(exc, UpstreamError) else _deadline_error(stream)
+        if error.counts_for_breaker:
+            health.record_failure(stream.admission, error)
+        else:
+            health.release(stream.admission)
+        verdict_given = True
+        yield encode_error_event(error.to_openai_body())
+    finally:
+        if not verdict_given:
+            health.release(stream.admission)
+        await stream.response.aclose()
+
+
+def _deadline_error(stream: OpenStream) -> UpstreamError:
+    return upstream_transport_error(
+        stream.served.provider, "timeout", "the stream ran past the request deadline"
+    )

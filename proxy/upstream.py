@@ -1,0 +1,103 @@
+"""The only module doing outbound HTTP: one pooled client per provider, timeouts, bounded reads.
+
+Production uses httpx over the aiohttp transport (design.md §6: 4x httpx's own transport);
+tests inject httpx's default transport, which pytest-httpx mocks. Redirects are never
+followed (an upstream 302 must not carry our provider key elsewhere) and the HTTP client
+never retries on its own: retry policy belongs to router.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+
+import aiohttp
+import httpx
+from httpx_aiohttp import AiohttpTransport
+
+from proxy.config import ProviderConfig
+from proxy.errors import UpstreamError, upstream_transport_error
+from proxy.providers.base import UpstreamRequest
+
+TransportFactory = Callable[[ProviderConfig], httpx.AsyncBaseTransport]
+
+# Transport-level exceptions an attempt can raise (httpx wraps most aiohttp ones, not all).
+TRANSPORT_ERRORS = (httpx.TransportError, aiohttp.ClientError, OSError)
+
+
+def aiohttp_transport(config: ProviderConfig) -> httpx.AsyncBaseTransport:
+    limits = httpx.Limits(max_connections=config.max_connections, keepalive_expiry=30)
+    return AiohttpTransport(limits=limits, retries=0, trust_env=False)
+
+
+def httpx_transport(config: ProviderConfig) -> httpx.AsyncBaseTransport:
+    limits = httpx.Limits(max_connections=config.max_connections, keepalive_expiry=30)
+    return httpx.AsyncHTTPTransport(limits=limits, retries=0, trust_env=False)
+
+
+class Upstream:
+    """One provider's connection pool and its timeout policy."""
+
+    def __init__(self, config: ProviderConfig, transport: httpx.AsyncBaseTransport) -> None:
+        self.provider = config.name
+        timeout = httpx.Timeout(
+            connect=config.connect_timeout,
+            read=config.timeout,  # the wait for the first byte, and for each later gap
+            write=config.timeout,
+            pool=config.timeout,
+        )
+        self._client = httpx.AsyncClient(
+            transport=transport, timeout=timeout, follow_redirects=False, trust_env=False
+        )
+
+    async def open(self, req: UpstreamRequest, request_id: str) -> httpx.Response:
+        """Send the request and return once the response headers are in. The caller must
+        close the response (`await response.aclose()`) in a `finally`."""
+        headers = {**req.headers, "x-request-id": request_id}
+        request = self._client.build_request("POST", req.url, headers=headers, content=req.body)
+        try:
+            return await self._client.send(request, stream=True)
+        except TRANSPORT_ERRORS as exc:
+            raise transport_failure(self.provider, exc, before_response=True) from exc
+
+    async def read_body(self, response: httpx.Response, limit: int) -> bytes:
+        """The whole body, aborted at `limit` bytes so a huge reply cannot exhaust memory."""
+        parts: list[bytes] = []
+        size = 0
+        try:
+            async for part in response.aiter_bytes():
+                size += len(part)
+                if size > limit:
+                    raise upstream_transport_error(
+                        self.provider, "response_too_large", f"the response exceeded {limit} bytes"
+                    )
+                parts.append(part)
+        except TRANSPORT_ERRORS as exc:
+            raise transport_failure(self.provider, exc, before_response=False) from exc
+        return b"".join(parts)
+
+    async def iter_body(self, response: httpx.Response) -> AsyncIterator[bytes]:
+        try:
+            async for part in response.aiter_bytes():
+                yield part
+        except TRANSPORT_ERRORS as exc:
+            raise transport_failure(self.provider, exc, before_response=False) from exc
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+def transport_failure(provider: str, exc: BaseException, before_response: bool) -> UpstreamError:
+    """Classify a transport exception; the message names the kind, never a URL or key."""
+    cause = exc.__cause__
+    if isinstance(cause, aiohttp.ClientError) and not isinstance(cause, aiohttp.ServerTimeoutError):
+        # httpx-aiohttp maps every aiohttp ClientConnectionError (a reset, a server that
+        # hung up) to httpx.ConnectTimeout; classify by the real cause instead.
+        exc = cause
+    if isinstance(exc, httpx.ConnectError | aiohttp.ClientConnectorError):
+        return upstream_transport_error(provider, "connect_error", "could not connect")
+    if isinstance(exc, httpx.TimeoutException | TimeoutError):
+        what = "no response in time" if before_response else "the stream stalled"
+        return upstream_transport_error(provider, "timeout", what)
+    if before_response:
+        return upstream_transport_error(provider, "connect_error", type(exc).__name__)
+    return upstream_transport_error(provider, "stream_error", f"connection lost ({type(exc).__name__})")
