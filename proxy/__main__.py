@@ -25,7 +25,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=int(os.environ.get("PROXY_PORT", "8080")))
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument(
-        "--log-level", default=os.environ.get("PROXY_LOG_LEVEL", "info"), help="debug, info, warning"
+        "--log-level",
+        default=os.environ.get("PROXY_LOG_LEVEL", "info"),
+        help="debug, info, warning",
     )
     return parser.parse_args(argv)
 

@@ -63,8 +63,12 @@ def build_app(config: Config, transport_factory: TransportFactory = aiohttp_tran
         for name, adapter in adapters.items():
             provider = config.providers[name]
             in_process = getattr(adapter, "in_process", False)
-            transport = MockUpstreamTransport(provider) if in_process else transport_factory(provider)
-            routes[name] = Route(adapter, Upstream(provider, transport), ProviderHealth(name, provider.breaker))
+            transport = (
+                MockUpstreamTransport(provider) if in_process else transport_factory(provider)
+            )
+            routes[name] = Route(
+                adapter, Upstream(provider, transport), ProviderHealth(name, provider.breaker)
+            )
         router = Router(config, routes)
         app.state.proxy = AppState(auth, router, models_body, config.server.max_body_bytes)
         try:

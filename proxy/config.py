@@ -184,7 +184,9 @@ def _parse_provider(
     _reject_unknown(data, path, _PROVIDER_KEYS)
     ptype = data.get("type")
     if ptype not in PROVIDER_TYPES:
-        raise ConfigError(f"{path}.type: expected one of {', '.join(PROVIDER_TYPES)}, got {ptype!r}")
+        raise ConfigError(
+            f"{path}.type: expected one of {', '.join(PROVIDER_TYPES)}, got {ptype!r}"
+        )
     base_url = ""
     if ptype != "mock":
         url_path = f"{path}.base_url"
@@ -256,7 +258,9 @@ def _parse_breaker(raw: Any, path: str) -> BreakerConfig:
     )
 
 
-def _parse_models(raw: Any, providers: Mapping[str, ProviderConfig]) -> dict[str, tuple[Deployment, ...]]:
+def _parse_models(
+    raw: Any, providers: Mapping[str, ProviderConfig]
+) -> dict[str, tuple[Deployment, ...]]:
     section = _mapping(raw, "models")
     if not section:
         raise ConfigError("models: expected at least one public model name")
@@ -266,7 +270,9 @@ def _parse_models(raw: Any, providers: Mapping[str, ProviderConfig]) -> dict[str
         if not isinstance(public, str) or not public.strip():
             raise ConfigError(f"{path}: a public model name must be a non-empty string")
         if not isinstance(value, list) or not value:
-            raise ConfigError(f"{path}: expected a non-empty list of {{provider, model}} deployments")
+            raise ConfigError(
+                f"{path}: expected a non-empty list of {{provider, model}} deployments"
+            )
         models[public] = tuple(
             _parse_deployment(item, f"{path}[{i}]", providers) for i, item in enumerate(value)
         )
@@ -277,7 +283,7 @@ def _parse_deployment(raw: Any, path: str, providers: Mapping[str, ProviderConfi
     data = _mapping(raw, path)
     _reject_unknown(data, path, {"provider", "model"})
     provider = data.get("provider")
-    if provider not in providers:
+    if not isinstance(provider, str) or provider not in providers:
         known = ", ".join(sorted(providers))
         raise ConfigError(f"{path}.provider: unknown provider {provider!r} (known: {known})")
     model = data.get("model")
@@ -321,7 +327,9 @@ def _parse_server(raw: Any) -> ServerConfig:
     default = ServerConfig()
     return ServerConfig(
         max_body_bytes=int(
-            _number(data, "max_body_bytes", "server", default.max_body_bytes, minimum=1, integer=True)
+            _number(
+                data, "max_body_bytes", "server", default.max_body_bytes, minimum=1, integer=True
+            )
         ),
         max_response_bytes=int(
             _number(
@@ -405,7 +413,7 @@ def _bool(data: Mapping[str, Any], key: str, path: str, default: bool) -> bool:
 def provider_option(config: ProviderConfig, key: str, kind: type, default: Any) -> Any:
     """An adapter-specific `options.<key>` of a provider, type-checked with its YAML path."""
     value = config.options.get(key, default)
-    if isinstance(value, bool) and kind is not bool or not isinstance(value, kind):
+    if (isinstance(value, bool) and kind is not bool) or not isinstance(value, kind):
         path = f"providers.{config.name}.options.{key}"
         raise ConfigError(f"{path}: expected {kind.__name__}, got {value!r}")
     return value

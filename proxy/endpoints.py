@@ -93,7 +93,9 @@ def _served_headers(served: Served) -> dict[str, str]:
     return {
         "x-proxy-provider": served.provider,
         "x-proxy-upstream-model": served.upstream_model,
-        "x-proxy-attempts": str(len([a for a in served.attempts if not a.outcome.startswith("skipped")])),
+        "x-proxy-attempts": str(
+            len([a for a in served.attempts if not a.outcome.startswith("skipped")])
+        ),
     }
 
 
@@ -102,7 +104,10 @@ def _served_headers(served: Served) -> dict[str, str]:
 
 def error_response(error: ProxyError) -> Response:
     return Response(
-        error.to_openai_body(), status_code=error.status, media_type=JSON, headers=dict(error.headers)
+        error.to_openai_body(),
+        status_code=error.status,
+        media_type=JSON,
+        headers=dict(error.headers),
     )
 
 
@@ -116,7 +121,9 @@ async def on_http_exception(request: Request, exc: Exception) -> Response:
     if exc.status_code == 405:
         return error_response(method_not_allowed(request.method, request.url.path))
     if exc.status_code == 404:
-        return error_response(not_found(f"Unknown route {request.method} {request.url.path}.", "unknown_route"))
+        return error_response(
+            not_found(f"Unknown route {request.method} {request.url.path}.", "unknown_route")
+        )
     error = ProxyError(exc.status_code, "invalid_request_error", str(exc.detail))
     return error_response(error)
 
@@ -129,5 +136,7 @@ async def on_unexpected(request: Request, exc: Exception) -> Response:
 
 
 def models_body(names: list[str], created: int) -> bytes:
-    data = [{"id": n, "object": "model", "created": created, "owned_by": "llm-proxy"} for n in names]
+    data = [
+        {"id": n, "object": "model", "created": created, "owned_by": "llm-proxy"} for n in names
+    ]
     return orjson.dumps({"object": "list", "data": data})

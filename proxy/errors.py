@@ -102,7 +102,10 @@ def not_found(message: str, code: str = "not_found", param: str | None = None) -
 
 def method_not_allowed(method: str, path: str) -> ProxyError:
     return ProxyError(
-        405, "invalid_request_error", f"Method {method} is not allowed on {path}.", "method_not_allowed"
+        405,
+        "invalid_request_error",
+        f"Method {method} is not allowed on {path}.",
+        "method_not_allowed",
     )
 
 
@@ -265,13 +268,12 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     if value is None:
         return None
     value = value.strip()
+    seconds: float | None
     try:
         seconds = float(value)
     except ValueError:
         seconds = _retry_after_from_date(value, now)
-        if seconds is None:
-            return None
-    if not math.isfinite(seconds):
+    if seconds is None or not math.isfinite(seconds):
         return None
     return max(0.0, seconds)
 
@@ -306,7 +308,9 @@ def all_deployments_failed(
     if errors and all(e.outcome == "rate_limited" for e in errors):
         return ProxyError(429, "rate_limit_error", message, "rate_limited", headers=headers)
     if not errors:
-        return ProxyError(503, "service_unavailable", message, "no_healthy_deployment", headers=headers)
+        return ProxyError(
+            503, "service_unavailable", message, "no_healthy_deployment", headers=headers
+        )
     if all(e.outcome == "timeout" for e in errors):
         return ProxyError(504, "server_error", message, "upstream_timeout", headers=headers)
     return ProxyError(502, "server_error", message, "upstream_error", headers=headers)

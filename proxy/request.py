@@ -45,10 +45,14 @@ def parse_chat_request(raw: bytes) -> ChatRequest:
     if not isinstance(model, str) or not model:
         _missing_or_type("model", model, "a string")
     if "messages" not in body:
-        raise invalid_request("Missing required parameter: 'messages'.", "messages", "missing_required_parameter")
+        raise invalid_request(
+            "Missing required parameter: 'messages'.", "messages", "missing_required_parameter"
+        )
     stream = body.get("stream") is True
     options = body.get("stream_options")
-    include_usage = bool(stream and isinstance(options, dict) and options.get("include_usage") is True)
+    include_usage = bool(
+        stream and isinstance(options, dict) and options.get("include_usage") is True
+    )
     return ChatRequest(body, raw, model, stream, include_usage)  # type: ignore[arg-type]
 
 
@@ -80,7 +84,9 @@ def _type_error(param: str, expected: str, value: Any) -> ProxyError:
 
 def _missing_or_type(param: str, value: Any, expected: str) -> None:
     if value is None:
-        raise invalid_request(f"Missing required parameter: '{param}'.", param, "missing_required_parameter")
+        raise invalid_request(
+            f"Missing required parameter: '{param}'.", param, "missing_required_parameter"
+        )
     raise _type_error(param, expected, value)
 
 
@@ -116,7 +122,7 @@ def _typed(kind: type | tuple[type, ...], expected: str) -> Check:
     def check(param: str, value: Any) -> None:
         if value is None:
             return
-        if isinstance(value, bool) and kind is not bool or not isinstance(value, kind):
+        if (isinstance(value, bool) and kind is not bool) or not isinstance(value, kind):
             raise _type_error(param, expected, value)
 
     return check

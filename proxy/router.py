@@ -13,6 +13,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 import httpx
 
@@ -32,6 +33,7 @@ from proxy.request import ChatRequest
 from proxy.upstream import Upstream
 
 ERROR_BODY_LIMIT = 64 * 1024
+SkipOutcome = Literal["skipped_open", "skipped_cooldown"]
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,9 @@ class Router:
             raise model_unavailable(model, self._missing[model])
         return deployments
 
-    async def complete(self, req: ChatRequest, ctx: CallContext, request_id: str) -> tuple[Reply, Served]:
+    async def complete(
+        self, req: ChatRequest, ctx: CallContext, request_id: str
+    ) -> tuple[Reply, Served]:
         deadline = asyncio.get_running_loop().time() + self._request_timeout
         attempts: list[Attempt] = []
         errors: list[UpstreamError] = []
@@ -128,7 +132,9 @@ class Router:
             served = Served(deployment.provider, deployment.model, attempts)
             try:
                 async with asyncio.timeout_at(deadline):
-                    return await self._try_stream(route, req, call, request_id, served, admission, deadline)
+                    return await self._try_stream(
+                        route, req, call, request_id, served, admission, deadline
+                    )
             except (UpstreamError, TimeoutError) as exc:
                 error = _as_upstream_error(exc, route)
                 self._judge(route, admission, error, attempts, errors)
@@ -190,8 +196,8 @@ class Router:
         admission = route.health.admit()
         if admission in ("ok", "probe"):
             return admission
-        outcome = "skipped_cooldown" if admission == "cooldown" else "skipped_open"
-        attempts.append(Attempt(route.health.provider, outcome))
+        skipped: SkipOutcome = "skipped_cooldown" if admission == "cooldown" else "skipped_open"
+        attempts.append(Attempt(route.health.provider, skipped))
         return None
 
     @staticmethod

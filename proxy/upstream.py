@@ -100,4 +100,6 @@ def transport_failure(provider: str, exc: BaseException, before_response: bool) 
         return upstream_transport_error(provider, "timeout", what)
     if before_response:
         return upstream_transport_error(provider, "connect_error", type(exc).__name__)
-    return upstream_transport_error(provider, "stream_error", f"connection lost ({type(exc).__name__})")
+    return upstream_transport_error(
+        provider, "stream_error", f"connection lost ({type(exc).__name__})"
+    )

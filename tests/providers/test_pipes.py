@@ -1,0 +1,58 @@
+"""The passthrough pipe: bytes untouched, first-event gate, truncation detection."""
+
+from __future__ import annotations
+
+import pytest
+
+from proxy.errors import UpstreamError
+from proxy.providers.pipes import PassthroughPipe
+
+CHUNK = b'data: {"choices":[{"index":0,"delta":{"content":"hi"}}]}\n\n'
+USAGE = (
+    b'data: {"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}}\n\n'
+)
+STREAM = b": ping\n\n" + CHUNK + CHUNK + USAGE + b"data: [DONE]\n\n"
+
+
+@pytest.mark.parametrize("split", [1, 5, 64, 10_000])
+def test_bytes_pass_untouched_in_any_split(split: int) -> None:
+    pipe = PassthroughPipe("p")
+    out = b"".join(pipe.feed(STREAM[i : i + split]) for i in range(0, len(STREAM), split))
+    out += pipe.finish()
+    assert out == STREAM
+    assert pipe.usage is not None and pipe.usage.completion == 2
+
+
+def test_nothing_is_sent_before_the_first_data_event() -> None:
+    pipe = PassthroughPipe("p")
+    assert pipe.feed(b": ping\n\n") == b""
+    assert pipe.feed(CHUNK[:10]) == b""
+    assert pipe.feed(CHUNK[10:]) == b": ping\n\n" + CHUNK
+
+
+def test_first_event_error_raises_before_commit() -> None:
+    pipe = PassthroughPipe("p")
+    with pytest.raises(UpstreamError) as info:
+        pipe.feed(b'data: {"error": {"message": "overloaded"}}\n\n')
+    assert info.value.retryable and info.value.outcome == "stream_error"
+
+
+@pytest.mark.parametrize(
+    ("stream", "outcome"),
+    [
+        (CHUNK + CHUNK, "upstream_truncated"),
+        (CHUNK + b'data: {"error": {"message": "x"}}\n\n', "stream_error"),
+    ],
+)
+def test_unfinished_streams_raise_at_finish(stream: bytes, outcome: str) -> None:
+    pipe = PassthroughPipe("p")
+    pipe.feed(stream)
+    with pytest.raises(UpstreamError) as info:
+        pipe.finish()
+    assert info.value.outcome == outcome
+
+
+def test_crlf_done_is_recognised() -> None:
+    pipe = PassthroughPipe("p")
+    data = (CHUNK + b"data: [DONE]\n\n").replace(b"\n", b"\r\n")
+    assert pipe.feed(data) + pipe.finish() == data
