@@ -68,7 +68,8 @@ def main(argv: list[str] | None = None) -> None:
         access_log=False,
         loop="uvloop",
         http="httptools",
-        timeout_graceful_shutdown=30,
+        # A backstop only: the app drains itself before uvicorn starts shutting down.
+        timeout_graceful_shutdown=config.server.drain_timeout + 1,
     )
     if args.workers > 1:
         os.environ["PROXY_CONFIG"] = os.path.abspath(args.config)

@@ -25,6 +25,7 @@ from proxy.auth import Authenticator
 from proxy.breakers import ProviderHealth
 from proxy.config import Config
 from proxy.errors import ProxyError
+from proxy.lifecycle import AdmissionMiddleware, Lifecycle, signals_drain
 from proxy.mock_upstream import MockUpstreamTransport
 from proxy.providers import build_adapter
 from proxy.providers.base import Adapter
@@ -40,6 +41,7 @@ class AppState:
     router: Router
     models_body: bytes
     max_body_bytes: int
+    lifecycle: Lifecycle
 
 
 def build_adapters(config: Config) -> dict[str, Adapter]:
@@ -56,6 +58,7 @@ def build_app(config: Config, transport_factory: TransportFactory = aiohttp_tran
     auth = Authenticator(config.auth.api_keys, config.auth.disabled)
     public = [m for m in config.models if config.enabled_deployments(m)]
     models_body = endpoints.models_body(public, int(time.time()))
+    lifecycle = Lifecycle(config.server.max_in_flight, config.server.drain_timeout)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -66,13 +69,18 @@ def build_app(config: Config, transport_factory: TransportFactory = aiohttp_tran
             transport = (
                 MockUpstreamTransport(provider) if in_process else transport_factory(provider)
             )
+            health = ProviderHealth(name, provider.breaker, max_cooldown=config.server.max_cooldown)
+            upstream = Upstream(provider, transport)
             routes[name] = Route(
-                adapter, Upstream(provider, transport), ProviderHealth(name, provider.breaker)
+                adapter, upstream, health, provider.retries, provider.retry_backoff
             )
         router = Router(config, routes)
-        app.state.proxy = AppState(auth, router, models_body, config.server.max_body_bytes)
+        app.state.proxy = AppState(
+            auth, router, models_body, config.server.max_body_bytes, lifecycle
+        )
         try:
-            yield
+            with signals_drain(lifecycle):
+                yield
         finally:
             for route in routes.values():
                 await route.upstream.aclose()
@@ -83,17 +91,20 @@ def build_app(config: Config, transport_factory: TransportFactory = aiohttp_tran
             HttpRoute("/v1/models", endpoints.list_models, methods=["GET"]),
             HttpRoute("/health", endpoints.health, methods=["GET"]),
             HttpRoute("/health/live", endpoints.health, methods=["GET"]),
-            HttpRoute("/health/ready", endpoints.health, methods=["GET"]),
+            HttpRoute("/health/ready", endpoints.ready, methods=["GET"]),
             HttpRoute("/metrics", endpoints.metrics, methods=["GET"]),
         ],
         exception_handlers={
             ProxyError: endpoints.on_proxy_error,
+            endpoints.ClientDisconnected: endpoints.on_client_disconnected,
             HTTPException: endpoints.on_http_exception,
             Exception: endpoints.on_unexpected,
         },
         lifespan=lifespan,
     )
+    app.add_middleware(AdmissionMiddleware, lifecycle=lifecycle)
     app.add_middleware(RequestIdMiddleware)
+    app.state.lifecycle = lifecycle
     return app
 
 

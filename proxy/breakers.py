@@ -51,9 +51,11 @@ class ProviderHealth:
         config: BreakerConfig,
         on_change: Callable[[str, State], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        max_cooldown: float = MAX_COOLDOWN,
     ) -> None:
         self.provider = provider
         self._clock = clock
+        self._max_cooldown = max_cooldown
         self.breaker = pybreaker.CircuitBreaker(
             fail_max=config.fail_max,
             reset_timeout=config.reset_timeout,
@@ -98,9 +100,13 @@ class ProviderHealth:
 
     def start_cooldown(self, seconds: float | None) -> float:
         """429: keep requests away for Retry-After (capped); returns the cooldown applied."""
-        delay = DEFAULT_COOLDOWN if seconds is None else min(max(seconds, 0.0), MAX_COOLDOWN)
+        delay = DEFAULT_COOLDOWN if seconds is None else min(max(seconds, 0.0), self._max_cooldown)
         self._cooldown_until = max(self._cooldown_until, self._clock() + delay)
         return delay
+
+    def is_unavailable(self) -> bool:
+        """Open (or cooling down) right now, without taking a probe slot."""
+        return self.seconds_until_retry() > 0
 
     def seconds_until_retry(self) -> float:
         """How long until this provider may be tried again (0 if it may be now)."""

@@ -66,6 +66,10 @@ class ProviderConfig:
     api_key: Secret | None
     timeout: float = 60.0  # longest wait for the first upstream byte and for each gap
     connect_timeout: float = 5.0
+    ttfb_timeout: float = 60.0  # until the response headers (and a stream's first event)
+    idle_timeout: float = 60.0  # longest gap between two upstream body reads
+    retries: int = 0  # extra attempts on the same deployment, with jittered backoff
+    retry_backoff: float = 0.25  # seconds; doubled per retry, full jitter
     max_connections: int = 100
     breaker: BreakerConfig = field(default_factory=BreakerConfig)
     drop_unsupported: bool = False
@@ -94,6 +98,9 @@ class ServerConfig:
     max_body_bytes: int = 10 * 1024 * 1024
     max_response_bytes: int = 32 * 1024 * 1024
     request_timeout: float = 600.0  # total deadline for one request, all attempts included
+    max_in_flight: int = 1024  # per worker; beyond it 503 + Retry-After at once
+    drain_timeout: float = 25.0  # on SIGTERM: how long open streams may still run
+    max_cooldown: float = 300.0  # cap on a provider's Retry-After cooldown
 
 
 @dataclass(frozen=True)
@@ -170,6 +177,10 @@ _PROVIDER_KEYS = {
     "api_key",
     "timeout",
     "connect_timeout",
+    "ttfb_timeout",
+    "idle_timeout",
+    "retries",
+    "retry_backoff",
     "max_connections",
     "breaker",
     "drop_unsupported",
@@ -198,13 +209,19 @@ def _parse_provider(
         warnings.append(
             f"provider '{name}' disabled: environment variable {', '.join(missing)} is not set"
         )
+    timeout = _number(data, "timeout", path, 60.0, minimum=0.001)
     return ProviderConfig(
         name=name,
         type=cast(ProviderType, ptype),
         base_url=base_url,
         api_key=api_key,
-        timeout=_number(data, "timeout", path, 60.0, minimum=0.001),
+        timeout=timeout,
         connect_timeout=_number(data, "connect_timeout", path, 5.0, minimum=0.001),
+        # The plain `timeout` keeps its meaning; the finer keys override it.
+        ttfb_timeout=_number(data, "ttfb_timeout", path, timeout, minimum=0.001),
+        idle_timeout=_number(data, "idle_timeout", path, timeout, minimum=0.001),
+        retries=int(_number(data, "retries", path, 0, minimum=0, integer=True)),
+        retry_backoff=_number(data, "retry_backoff", path, 0.25, minimum=0.0),
         max_connections=int(_number(data, "max_connections", path, 100, minimum=1, integer=True)),
         breaker=_parse_breaker(data.get("breaker"), f"{path}.breaker"),
         drop_unsupported=_bool(data, "drop_unsupported", path, False),
@@ -321,11 +338,26 @@ def _parse_auth(raw: Any, env: Mapping[str, str]) -> AuthConfig:
     return AuthConfig(api_keys=tuple(keys), disabled=disabled)
 
 
+_SERVER_KEYS = {
+    "max_body_bytes",
+    "max_response_bytes",
+    "request_timeout",
+    "max_in_flight",
+    "drain_timeout",
+    "max_cooldown",
+}
+
+
 def _parse_server(raw: Any) -> ServerConfig:
     data = _mapping(raw if raw is not None else {}, "server")
-    _reject_unknown(data, "server", {"max_body_bytes", "max_response_bytes", "request_timeout"})
+    _reject_unknown(data, "server", _SERVER_KEYS)
     default = ServerConfig()
     return ServerConfig(
+        max_in_flight=int(
+            _number(data, "max_in_flight", "server", default.max_in_flight, 1, integer=True)
+        ),
+        drain_timeout=_number(data, "drain_timeout", "server", default.drain_timeout, 0.0),
+        max_cooldown=_number(data, "max_cooldown", "server", default.max_cooldown, 0.0),
         max_body_bytes=int(
             _number(
                 data, "max_body_bytes", "server", default.max_body_bytes, minimum=1, integer=True

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, TypeVar
 
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -27,6 +29,7 @@ from proxy.streaming import SSE_HEADERS, pump
 if TYPE_CHECKING:
     from proxy.app import AppState
 
+T = TypeVar("T")
 JSON = "application/json"
 _JSON_TYPE = re.compile(r"^\s*application/([\w.+-]+\+)?json\s*(;.*)?$", re.IGNORECASE)
 
@@ -51,14 +54,45 @@ async def chat_completions(request: Request) -> Response:
     request_id = request_id_of(request)
     ctx = new_context(req, f"chatcmpl-{uuid.uuid4().hex}")
     if req.stream:
-        stream = await state.router.open_stream(req, ctx, request_id)
+        stream = await cancel_on_disconnect(request, state.router.open_stream(req, ctx, request_id))
         return StreamingResponse(
-            pump(stream),
+            pump(stream, state.lifecycle),
             media_type="text/event-stream",
             headers={**SSE_HEADERS, **_served_headers(stream.served)},
         )
-    reply, served = await state.router.complete(req, ctx, request_id)
+    reply, served = await cancel_on_disconnect(request, state.router.complete(req, ctx, request_id))
     return Response(reply.body, media_type=JSON, headers=_served_headers(served))
+
+
+class ClientDisconnected(Exception):
+    """The client went away while we waited on an upstream; nobody is left to answer."""
+
+
+async def cancel_on_disconnect(request: Request, work: Awaitable[T]) -> T:
+    """Await `work`, cancelling it (and so the upstream request) if the client disconnects.
+
+    Starlette does not cancel a plain handler when its client goes away, so without this a
+    disconnected client would keep the upstream call (and its bill) running."""
+    handler = asyncio.current_task()
+    assert handler is not None
+    watcher = asyncio.create_task(_cancel_when_disconnected(request, handler))
+    try:
+        return await work
+    except asyncio.CancelledError:
+        if not watcher.done() or watcher.cancelled() or not watcher.result():
+            raise
+        handler.uncancel()
+        raise ClientDisconnected from None
+    finally:
+        watcher.cancel()
+
+
+async def _cancel_when_disconnected(request: Request, handler: asyncio.Task[object]) -> bool:
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            handler.cancel()
+            return True
 
 
 async def list_models(request: Request) -> Response:
@@ -69,6 +103,22 @@ async def list_models(request: Request) -> Response:
 
 async def health(request: Request) -> Response:
     return Response(b'{"status":"ok"}', media_type=JSON)
+
+
+async def ready(request: Request) -> Response:
+    """503 while draining, or while every deployment of every model is unavailable."""
+    state = _state(request)
+    if state.lifecycle.draining:
+        return Response(b'{"status":"draining"}', status_code=503, media_type=JSON)
+    unavailable = state.router.unavailable_providers()
+    if unavailable is not None:
+        body = {"status": "unavailable", "unavailable_providers": unavailable}
+        return Response(orjson.dumps(body), status_code=503, media_type=JSON)
+    return Response(b'{"status":"ready"}', media_type=JSON)
+
+
+async def on_client_disconnected(request: Request, exc: Exception) -> Response:
+    return Response(status_code=499)  # nobody reads it; nginx's code for the record
 
 
 async def metrics(request: Request) -> Response:

@@ -160,6 +160,15 @@ def shutting_down() -> ProxyError:
     )
 
 
+def stream_cut_by_shutdown() -> ProxyError:
+    return ProxyError(
+        503,
+        "service_unavailable",
+        "The proxy is shutting down and ended this stream; retry on another instance.",
+        code="gateway_shutdown",
+    )
+
+
 # --- provider's fault ------------------------------------------------------------------
 
 

@@ -10,10 +10,11 @@ upstream response that is not handed on is closed before the next attempt.
 from __future__ import annotations
 
 import asyncio
+import random
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypeVar
 
 import httpx
 
@@ -34,6 +35,7 @@ from proxy.upstream import Upstream
 
 ERROR_BODY_LIMIT = 64 * 1024
 SkipOutcome = Literal["skipped_open", "skipped_cooldown"]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,8 @@ class Route:
     adapter: Adapter
     upstream: Upstream
     health: ProviderHealth
+    retries: int = 0
+    retry_backoff: float = 0.25
 
 
 @dataclass
@@ -52,6 +56,7 @@ class Served:
     provider: str
     upstream_model: str
     attempts: list[Attempt] = field(default_factory=list)
+    deadline: float = 0.0  # loop time by which the whole request must be done
 
 
 @dataclass
@@ -65,7 +70,6 @@ class OpenStream:
     response: httpx.Response
     route: Route
     admission: Admission
-    deadline: float  # loop time
 
 
 class Router:
@@ -77,6 +81,14 @@ class Router:
         self._missing = {model: config.missing_vars_of(model) for model in config.models}
         self._max_response = config.server.max_response_bytes
         self._request_timeout = config.server.request_timeout
+
+    def unavailable_providers(self) -> list[str] | None:
+        """The providers in use, if every one of them is unavailable now; else None."""
+        names = {d.provider for plan in self._plans.values() for d in plan}
+        if not names:
+            return None
+        down = sorted(n for n in names if self._routes[n].health.is_unavailable())
+        return down if len(down) == len(names) else None
 
     def plan(self, model: str) -> tuple[Deployment, ...]:
         deployments = self._plans.get(model)
@@ -93,63 +105,64 @@ class Router:
     async def complete(
         self, req: ChatRequest, ctx: CallContext, request_id: str
     ) -> tuple[Reply, Served]:
-        deadline = asyncio.get_running_loop().time() + self._request_timeout
-        attempts: list[Attempt] = []
-        errors: list[UpstreamError] = []
-        for deployment in self.plan(req.model):
-            route = self._routes[deployment.provider]
-            admission = self._admit(route, attempts)
-            if admission is None:
-                continue
-            call = _with_model(ctx, deployment)
-            try:
-                async with asyncio.timeout_at(deadline):
-                    reply = await self._try_complete(route, req, call, request_id)
-            except (UpstreamError, TimeoutError) as exc:
-                error = _as_upstream_error(exc, route)
-                self._judge(route, admission, error, attempts, errors)
-                if not error.retryable:
-                    raise error from None
-                continue
-            except BaseException:
-                route.health.release(admission)
-                raise
-            route.health.record_success(admission)
-            attempts.append(Attempt(route.health.provider, "ok"))
-            return reply, Served(deployment.provider, deployment.model, attempts)
-        raise self._exhausted(req.model, attempts, errors)
+        async def attempt(route: Route, call: CallContext, served: Served, _: Admission) -> Reply:
+            return await self._try_complete(route, req, call, request_id)
+
+        return await self._fallback_loop(req.model, ctx, attempt)
 
     async def open_stream(self, req: ChatRequest, ctx: CallContext, request_id: str) -> OpenStream:
-        deadline = asyncio.get_running_loop().time() + self._request_timeout
+        async def attempt(
+            route: Route, call: CallContext, served: Served, admission: Admission
+        ) -> OpenStream:
+            return await self._try_stream(route, req, call, request_id, served, admission)
+
+        stream, _ = await self._fallback_loop(req.model, ctx, attempt)
+        return stream
+
+    async def _fallback_loop(
+        self, model: str, ctx: CallContext, attempt: AttemptFn[T]
+    ) -> tuple[T, Served]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._request_timeout
         attempts: list[Attempt] = []
         errors: list[UpstreamError] = []
-        for deployment in self.plan(req.model):
+        for deployment in self.plan(model):
             route = self._routes[deployment.provider]
-            admission = self._admit(route, attempts)
-            if admission is None:
-                continue
             call = _with_model(ctx, deployment)
-            served = Served(deployment.provider, deployment.model, attempts)
-            try:
-                async with asyncio.timeout_at(deadline):
-                    return await self._try_stream(
-                        route, req, call, request_id, served, admission, deadline
-                    )
-            except (UpstreamError, TimeoutError) as exc:
-                error = _as_upstream_error(exc, route)
-                self._judge(route, admission, error, attempts, errors)
-                if not error.retryable:
-                    raise error from None
-            except BaseException:
-                route.health.release(admission)
-                raise
-        raise self._exhausted(req.model, attempts, errors)
+            served = Served(deployment.provider, deployment.model, attempts, deadline)
+            for retry in range(route.retries + 1):
+                if loop.time() >= deadline:
+                    raise self._exhausted(model, attempts, errors)
+                admission = self._admit(route, attempts)
+                if admission is None:
+                    break
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        result = await attempt(route, call, served, admission)
+                except (UpstreamError, TimeoutError) as exc:
+                    error = _as_upstream_error(exc, route)
+                    self._judge(route, admission, error, attempts, errors)
+                    if not error.retryable:
+                        raise error from None
+                    if not error.counts_for_breaker or retry == route.retries:
+                        break  # a rate limit or a key problem: retrying here cannot help
+                    await _backoff(route.retry_backoff, retry, deadline - loop.time())
+                    continue
+                except BaseException:
+                    route.health.release(admission)
+                    raise
+                if not isinstance(result, OpenStream):
+                    route.health.record_success(admission)  # a stream's verdict comes at its end
+                attempts.append(Attempt(route.health.provider, "ok"))
+                return result, served
+        raise self._exhausted(model, attempts, errors)
 
     async def _try_complete(
         self, route: Route, req: ChatRequest, ctx: CallContext, request_id: str
     ) -> Reply:
         upstream_req = route.adapter.build_request(req, ctx)
-        response = await route.upstream.open(upstream_req, request_id)
+        async with asyncio.timeout(route.upstream.ttfb_timeout):
+            response = await route.upstream.open(upstream_req, request_id)
         try:
             limit = self._max_response if response.status_code < 300 else ERROR_BODY_LIMIT
             body = await route.upstream.read_body(response, limit)
@@ -167,29 +180,27 @@ class Router:
         request_id: str,
         served: Served,
         admission: Admission,
-        deadline: float,
     ) -> OpenStream:
         upstream_req = route.adapter.build_request(req, ctx)
-        response = await route.upstream.open(upstream_req, request_id)
-        try:
-            if not 200 <= response.status_code < 300:
-                body = await route.upstream.read_body(response, ERROR_BODY_LIMIT)
-                raise route.adapter.parse_error(response.status_code, response.headers, body)
-            pipe = route.adapter.stream_pipe(ctx)
-            body_iter = route.upstream.iter_body(response).__aiter__()
-            first = b""
-            async for raw in body_iter:
-                first = pipe.feed(raw)
-                if first:
-                    break
-            else:
-                # The whole body arrived before anything was worth sending.
-                first = pipe.finish()
-                body_iter = None  # type: ignore[assignment]
-        except BaseException:
-            await response.aclose()
-            raise
-        return OpenStream(served, first, pipe, body_iter, response, route, admission, deadline)
+        # Time to first byte, for a stream, lasts until its first real event.
+        async with asyncio.timeout(route.upstream.ttfb_timeout):
+            response = await route.upstream.open(upstream_req, request_id)
+            try:
+                if not 200 <= response.status_code < 300:
+                    error_body = await route.upstream.read_body(response, ERROR_BODY_LIMIT)
+                    raise route.adapter.parse_error(
+                        response.status_code, response.headers, error_body
+                    )
+                pipe = route.adapter.stream_pipe(ctx)
+                body: AsyncIterator[bytes] | None = route.upstream.iter_body(response)
+                first = await _first_output(body, pipe) if body is not None else None
+                if first is None:
+                    # The whole body arrived before anything was worth sending.
+                    first, body = pipe.finish(), None
+            except BaseException:
+                await response.aclose()
+                raise
+        return OpenStream(served, first, pipe, body, response, route, admission)
 
     @staticmethod
     def _admit(route: Route, attempts: list[Attempt]) -> Admission | None:
@@ -229,6 +240,20 @@ class Router:
         return all_deployments_failed(model, attempts, errors, min(positive) if positive else None)
 
 
+async def _first_output(body: AsyncIterator[bytes], pipe: StreamPipe) -> bytes | None:
+    async for raw in body:
+        out = pipe.feed(raw)
+        if out:
+            return out
+    return None
+
+
+async def _backoff(base: float, retry: int, remaining: float) -> None:
+    """Full-jitter exponential backoff, never sleeping past the request deadline."""
+    delay = random.uniform(0, base * (2**retry))
+    await asyncio.sleep(max(0.0, min(delay, remaining - 0.001)))
+
+
 def _with_model(ctx: CallContext, deployment: Deployment) -> CallContext:
     return CallContext(
         public_model=ctx.public_model,
@@ -243,6 +268,9 @@ def _as_upstream_error(exc: UpstreamError | TimeoutError, route: Route) -> Upstr
     if isinstance(exc, UpstreamError):
         return exc
     return upstream_transport_error(route.health.provider, "timeout", "the request deadline passed")
+
+
+AttemptFn = Callable[[Route, CallContext, "Served", Admission], Awaitable[T]]
 
 
 def new_context(req: ChatRequest, response_id: str) -> CallContext:

@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from proxy.errors import UpstreamError, upstream_transport_error
+from proxy.errors import UpstreamError, stream_cut_by_shutdown, upstream_transport_error
+from proxy.lifecycle import Lifecycle
 from proxy.router import OpenStream
 from proxy.sse import encode_error_event
 
@@ -22,28 +23,33 @@ SSE_HEADERS = {
 }
 
 
-async def pump(stream: OpenStream) -> AsyncIterator[bytes]:
+async def pump(stream: OpenStream, lifecycle: Lifecycle) -> AsyncIterator[bytes]:
     health = stream.route.health
     verdict_given = False
     try:
         yield stream.first
         if stream.body is not None:
-            async with asyncio.timeout_at(stream.deadline):
-                async for raw in stream.body:
-                    out = stream.pipe.feed(raw)
-                    if out:
-                        yield out
-                closing = stream.pipe.finish()
+            async with asyncio.timeout_at(stream.served.deadline) as timeout:
+                with lifecycle.stream_deadline(timeout):
+                    async for raw in stream.body:
+                        out = stream.pipe.feed(raw)
+                        if out:
+                            yield out
+                    closing = stream.pipe.finish()
             yield closing
         health.record_success(stream.admission)
         verdict_given = True
     except (UpstreamError, TimeoutError) as exc:
+        verdict_given = True
+        if isinstance(exc, TimeoutError) and lifecycle.draining:
+            health.release(stream.admission)  # our shutdown, not the provider's fault
+            yield encode_error_event(stream_cut_by_shutdown().to_openai_body())
+            return
         error = exc if isinstance(exc, UpstreamError) else _deadline_error(stream)
         if error.counts_for_breaker:
             health.record_failure(stream.admission, error)
         else:
             health.release(stream.admission)
-        verdict_given = True
         yield encode_error_event(error.to_openai_body())
     finally:
         if not verdict_given:

@@ -8,6 +8,7 @@ never retries on its own: retry policy belongs to router.py.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 
 import aiohttp
@@ -39,11 +40,13 @@ class Upstream:
 
     def __init__(self, config: ProviderConfig, transport: httpx.AsyncBaseTransport) -> None:
         self.provider = config.name
+        self.ttfb_timeout = config.ttfb_timeout  # enforced by the router around open()
+        # The transport's read timeout bounds every wait, the header wait included, so it
+        # is the larger of the two; a shorter idle timeout is enforced per read instead.
+        read = max(config.ttfb_timeout, config.idle_timeout)
+        self._idle = config.idle_timeout if config.idle_timeout < read else None
         timeout = httpx.Timeout(
-            connect=config.connect_timeout,
-            read=config.timeout,  # the wait for the first byte, and for each later gap
-            write=config.timeout,
-            pool=config.timeout,
+            connect=config.connect_timeout, read=read, write=read, pool=config.ttfb_timeout
         )
         self._client = httpx.AsyncClient(
             transport=transport, timeout=timeout, follow_redirects=False, trust_env=False
@@ -63,24 +66,33 @@ class Upstream:
         """The whole body, aborted at `limit` bytes so a huge reply cannot exhaust memory."""
         parts: list[bytes] = []
         size = 0
-        try:
-            async for part in response.aiter_bytes():
-                size += len(part)
-                if size > limit:
-                    raise upstream_transport_error(
-                        self.provider, "response_too_large", f"the response exceeded {limit} bytes"
-                    )
-                parts.append(part)
-        except TRANSPORT_ERRORS as exc:
-            raise transport_failure(self.provider, exc, before_response=False) from exc
+        async for part in self.iter_body(response):
+            size += len(part)
+            if size > limit:
+                raise upstream_transport_error(
+                    self.provider, "response_too_large", f"the response exceeded {limit} bytes"
+                )
+            parts.append(part)
         return b"".join(parts)
 
     async def iter_body(self, response: httpx.Response) -> AsyncIterator[bytes]:
         try:
-            async for part in response.aiter_bytes():
+            if self._idle is None:
+                async for part in response.aiter_bytes():
+                    yield part
+                return
+            parts = response.aiter_bytes().__aiter__()
+            while True:
+                try:
+                    async with asyncio.timeout(self._idle):
+                        part = await anext(parts)
+                except StopAsyncIteration:
+                    return
                 yield part
         except TRANSPORT_ERRORS as exc:
             raise transport_failure(self.provider, exc, before_response=False) from exc
+        except TimeoutError as exc:
+            raise upstream_transport_error(self.provider, "timeout", "the stream stalled") from exc
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -1,0 +1,152 @@
+"""Admission and shutdown: the in-flight limit, and graceful drain on SIGTERM.
+
+uvicorn cuts open streams when it shuts down (design.md §4), so the app owns the drain:
+once it begins, readiness answers 503, new API requests are refused with 503 and
+`Connection: close`, non-stream requests in flight complete, and every open stream's
+deadline is pulled in to the drain deadline, where it ends with a terminal error event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from proxy.errors import ProxyError, overloaded, shutting_down
+
+log = logging.getLogger("proxy.lifecycle")
+
+
+class Lifecycle:
+    def __init__(self, max_in_flight: int, drain_timeout: float) -> None:
+        self.max_in_flight = max_in_flight
+        self.drain_timeout = drain_timeout
+        self.in_flight = 0
+        self.draining = False
+        self.drain_deadline = 0.0  # loop time
+        self._stream_timeouts: set[asyncio.Timeout] = set()
+
+    def begin_drain(self) -> None:
+        if self.draining:
+            return
+        loop = asyncio.get_running_loop()
+        self.draining = True
+        self.drain_deadline = loop.time() + self.drain_timeout
+        log.warning(
+            "draining: refusing new requests; %d in flight; open streams end within %.1fs",
+            self.in_flight,
+            self.drain_timeout,
+        )
+        for timeout in self._stream_timeouts:
+            self._pull_in(timeout)
+
+    @contextmanager
+    def stream_deadline(self, timeout: asyncio.Timeout) -> Iterator[None]:
+        """Register an open stream's timeout so a drain can pull its deadline in."""
+        if self.draining:
+            self._pull_in(timeout)
+        self._stream_timeouts.add(timeout)
+        try:
+            yield
+        finally:
+            self._stream_timeouts.discard(timeout)
+
+    def _pull_in(self, timeout: asyncio.Timeout) -> None:
+        when = timeout.when()
+        if when is None or when > self.drain_deadline:
+            timeout.reschedule(self.drain_deadline)
+
+    async def drain_then(self, exit_server: Callable[[], None]) -> None:
+        """Drain: wait for in-flight requests (streams end at the drain deadline), then exit."""
+        self.begin_drain()
+        loop = asyncio.get_running_loop()
+        # A little past the deadline, so the streams' terminal error events get flushed.
+        while self.in_flight and loop.time() < self.drain_deadline + 0.5:
+            await asyncio.sleep(0.05)
+        log.warning("drained (%d still in flight); exiting", self.in_flight)
+        exit_server()
+
+
+@contextmanager
+def signals_drain(lifecycle: Lifecycle) -> Iterator[None]:
+    """While the server runs, SIGTERM/SIGINT start a drain before uvicorn's own exit.
+
+    uvicorn installs its handlers before the lifespan starts; we wrap them so the first
+    signal drains and then hands over, and a second one hands over at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # servers run in threads (tests) have no signals
+        return
+    loop = asyncio.get_running_loop()
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    tasks: set[asyncio.Task[None]] = set()
+
+    def handle(sig: int, frame: FrameType | None) -> None:
+        handler = previous[signal.Signals(sig)]
+        exit_server = functools.partial(handler, sig, frame) if callable(handler) else _noop
+        if lifecycle.draining:
+            exit_server()
+            return
+
+        def start() -> None:
+            tasks.add(loop.create_task(lifecycle.drain_then(exit_server)))
+
+        loop.call_soon_threadsafe(start)
+
+    for sig in previous:
+        signal.signal(sig, handle)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _noop() -> None:
+    return None
+
+
+class AdmissionMiddleware:
+    """Pure ASGI: counts API requests in flight and refuses beyond the limit or while
+    draining, in microseconds and without touching an upstream. Health and metrics
+    paths are exempt so probes stay fast under saturation."""
+
+    def __init__(self, app: ASGIApp, lifecycle: Lifecycle) -> None:
+        self.app = app
+        self.lifecycle = lifecycle
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
+            await self.app(scope, receive, send)
+            return
+        life = self.lifecycle
+        refusal: ProxyError | None = None
+        if life.draining:
+            refusal = shutting_down()
+        elif life.in_flight >= life.max_in_flight:
+            refusal = overloaded()
+        if refusal is not None:
+            await _send_error(send, refusal)
+            return
+        life.in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            life.in_flight -= 1
+
+
+async def _send_error(send: Send, error: ProxyError) -> None:
+    body = error.to_openai_body()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        *((k.encode(), v.encode()) for k, v in error.headers.items()),
+    ]
+    await send({"type": "http.response.start", "status": error.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
