@@ -3,81 +3,128 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import os
+import socket
 import sys
-
-import uvicorn
+import tempfile
+from typing import Any
 
 from proxy.config import Config, ConfigError, load_config
+from proxy.logs import log_fields, setup_logging
 
 log = logging.getLogger("proxy")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    env = os.environ.get
     parser = argparse.ArgumentParser(prog="python -m proxy", description=__doc__)
     parser.add_argument(
         "--config",
-        default=os.environ.get("PROXY_CONFIG", "providers.yaml"),
+        default=env("PROXY_CONFIG", "providers.yaml"),
         help="routing table YAML (default: $PROXY_CONFIG or providers.yaml)",
     )
-    parser.add_argument("--host", default=os.environ.get("PROXY_HOST", "127.0.0.1"))
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PROXY_PORT", "8080")))
-    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--host", default=env("PROXY_HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(env("PROXY_PORT", "8080")))
+    parser.add_argument("--workers", type=int, default=int(env("PROXY_WORKERS", "1")))
     parser.add_argument(
         "--log-level",
-        default=os.environ.get("PROXY_LOG_LEVEL", "info"),
-        help="debug, info, warning",
+        default=env("PROXY_LOG_LEVEL", "info"),
+        choices=["debug", "info", "warning", "error"],
+    )
+    parser.add_argument(
+        "--log-format",
+        default=env("PROXY_LOG_FORMAT", "json"),
+        choices=["json", "text"],
+        help="json (one object per line, the default) or text (for a terminal)",
     )
     return parser.parse_args(argv)
 
 
-def load_or_exit(path: str) -> Config:
-    """Load and fully validate the config, adapters included; one line and exit 2 if bad."""
-    from proxy.app import build_adapters
+def load_validated(path: str) -> Config:
+    """Load and fully validate the config, adapters included."""
+    from proxy.state import build_adapters
 
-    try:
-        config = load_config(path)
-        build_adapters(config)
-    except ConfigError as exc:
-        print(f"config error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-    for warning in config.warnings:
-        log.warning(warning)
+    config = load_config(path)
+    build_adapters(config)
     return config
 
 
-def create_app() -> object:
-    """uvicorn factory for worker processes: each one loads the config itself."""
+def load_or_exit(path: str, announce: bool = True) -> Config:
+    try:
+        config = load_validated(path)
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    if announce:
+        for warning in config.warnings:
+            log.warning(warning)
+    return config
+
+
+def create_app() -> Any:
+    """The app of one process (uvicorn calls this factory in every worker)."""
     from proxy.app import build_app
 
-    return build_app(load_or_exit(os.environ["PROXY_CONFIG"]))
+    path = os.environ["PROXY_CONFIG"]
+    setup_logging(os.environ["PROXY_LOG_LEVEL"], os.environ["PROXY_LOG_FORMAT"])  # type: ignore[arg-type]
+    config = load_or_exit(path)
+    return build_app(config, load=functools.partial(load_validated, path))
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per upstream call is noise
-    config = load_or_exit(args.config)
-    settings = dict(
-        host=args.host,
-        port=args.port,
-        log_level=args.log_level.lower(),
+    setup_logging(args.log_level, args.log_format)
+    config = load_or_exit(args.config, announce=False)  # fail fast, before any socket or worker
+    # Workers re-create the app from the environment (uvicorn spawns fresh processes).
+    os.environ["PROXY_CONFIG"] = os.path.abspath(args.config)
+    os.environ["PROXY_LOG_LEVEL"] = args.log_level
+    os.environ["PROXY_LOG_FORMAT"] = args.log_format
+    if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Must be set before any worker imports prometheus_client.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="llm-proxy-metrics-")
+
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    sockets = [bind(args.host, args.port)]
+    if config.admin.port is not None:
+        sockets.append(bind(args.host, config.admin.port))
+    settings = uvicorn.Config(
+        "proxy.__main__:create_app",
+        factory=True,
+        workers=args.workers,
+        log_config=None,  # ours, set up by setup_logging
         access_log=False,
         loop="uvloop",
         http="httptools",
         # A backstop only: the app drains itself before uvicorn starts shutting down.
-        timeout_graceful_shutdown=config.server.drain_timeout + 1,
+        timeout_graceful_shutdown=int(config.server.drain_timeout) + 1,
+    )
+    log_fields(
+        log,
+        logging.INFO,
+        "starting",
+        host=args.host,
+        port=args.port,
+        admin_port=config.admin.port,
+        workers=args.workers,
+        models=sorted(config.models),
     )
     if args.workers > 1:
-        os.environ["PROXY_CONFIG"] = os.path.abspath(args.config)
-        uvicorn.run("proxy.__main__:create_app", factory=True, workers=args.workers, **settings)
-        return
-    from proxy.app import build_app
-
-    uvicorn.run(build_app(config), **settings)
+        Multiprocess(settings, sockets=sockets).run()
+    else:
+        uvicorn.Server(settings).run(sockets=sockets)
 
 
 if __name__ == "__main__":

@@ -1,19 +1,16 @@
 """build_app(config) -> the Starlette app: routes, middleware order, lifespan.
 
-Everything that can be computed before the first request is computed here: adapters with
-their URLs and headers, one connection pool per provider (opened in the lifespan), routing
+Everything that can be computed before the first request is computed at startup (see
+state.py): adapters with their URLs and headers, one connection pool per provider, routing
 plans, the /v1/models body.
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
 import re
-import time
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -21,69 +18,33 @@ from starlette.routing import Route as HttpRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from proxy import endpoints
-from proxy.auth import Authenticator
-from proxy.breakers import ProviderHealth
 from proxy.config import Config
 from proxy.errors import ProxyError
-from proxy.lifecycle import AdmissionMiddleware, Lifecycle, signals_drain
-from proxy.mock_upstream import MockUpstreamTransport
-from proxy.providers import build_adapter
-from proxy.providers.base import Adapter
-from proxy.router import Route, Router
-from proxy.upstream import TransportFactory, Upstream, aiohttp_transport
+from proxy.lifecycle import AdmissionMiddleware, Lifecycle, signal_handlers
+from proxy.logs import REQUEST_ID
+from proxy.state import Gateway
+from proxy.upstream import TransportFactory, aiohttp_transport
 
-log = logging.getLogger("proxy")
+ADMIN_PATHS = ("/metrics", "/admin/")
 
 
-@dataclass
-class AppState:
-    auth: Authenticator
-    router: Router
-    models_body: bytes
-    max_body_bytes: int
-    lifecycle: Lifecycle
-
-
-def build_adapters(config: Config) -> dict[str, Adapter]:
-    """Adapters for the enabled providers; raises ConfigError on bad provider options."""
-    return {
-        name: build_adapter(provider)
-        for name, provider in config.providers.items()
-        if provider.enabled
-    }
-
-
-def build_app(config: Config, transport_factory: TransportFactory = aiohttp_transport) -> Starlette:
-    adapters = build_adapters(config)
-    auth = Authenticator(config.auth.api_keys, config.auth.disabled)
-    public = [m for m in config.models if config.enabled_deployments(m)]
-    models_body = endpoints.models_body(public, int(time.time()))
+def build_app(
+    config: Config,
+    transport_factory: TransportFactory = aiohttp_transport,
+    load: Callable[[], Config] | None = None,
+) -> Starlette:
+    """`load` re-reads the config for reloads; without it reloads are refused."""
     lifecycle = Lifecycle(config.server.max_in_flight, config.server.drain_timeout)
+    gateway = Gateway(config, transport_factory, lifecycle, load)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        routes: dict[str, Route] = {}
-        for name, adapter in adapters.items():
-            provider = config.providers[name]
-            in_process = getattr(adapter, "in_process", False)
-            transport = (
-                MockUpstreamTransport(provider) if in_process else transport_factory(provider)
-            )
-            health = ProviderHealth(name, provider.breaker, max_cooldown=config.server.max_cooldown)
-            upstream = Upstream(provider, transport)
-            routes[name] = Route(
-                adapter, upstream, health, provider.retries, provider.retry_backoff
-            )
-        router = Router(config, routes)
-        app.state.proxy = AppState(
-            auth, router, models_body, config.server.max_body_bytes, lifecycle
-        )
+        gateway.start()
         try:
-            with signals_drain(lifecycle):
+            with signal_handlers(lifecycle, gateway.reload):
                 yield
         finally:
-            for route in routes.values():
-                await route.upstream.aclose()
+            await gateway.aclose()
 
     app = Starlette(
         routes=[
@@ -92,7 +53,8 @@ def build_app(config: Config, transport_factory: TransportFactory = aiohttp_tran
             HttpRoute("/health", endpoints.health, methods=["GET"]),
             HttpRoute("/health/live", endpoints.health, methods=["GET"]),
             HttpRoute("/health/ready", endpoints.ready, methods=["GET"]),
-            HttpRoute("/metrics", endpoints.metrics, methods=["GET"]),
+            HttpRoute("/metrics", endpoints.prometheus, methods=["GET"]),
+            HttpRoute("/admin/reload", endpoints.admin_reload, methods=["POST"]),
         ],
         exception_handlers={
             ProxyError: endpoints.on_proxy_error,
@@ -102,10 +64,31 @@ def build_app(config: Config, transport_factory: TransportFactory = aiohttp_tran
         },
         lifespan=lifespan,
     )
+    app.state.gateway = gateway
     app.add_middleware(AdmissionMiddleware, lifecycle=lifecycle)
+    if config.admin.port is not None:
+        app.add_middleware(AdminPortGate, admin_port=config.admin.port)
     app.add_middleware(RequestIdMiddleware)
-    app.state.lifecycle = lifecycle
     return app
+
+
+class AdminPortGate:
+    """With `admin.port` set, /metrics and /admin/* answer only on that port, and only they
+    (and health) do: the API port never exposes operations, the admin port never the API."""
+
+    def __init__(self, app: ASGIApp, admin_port: int) -> None:
+        self.app = app
+        self.admin_port = admin_port
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            server = scope.get("server")
+            on_admin = server is not None and server[1] == self.admin_port
+            path: str = scope["path"]
+            is_admin_path = path == "/metrics" or path.startswith("/admin/")
+            if on_admin != is_admin_path and not path.startswith("/health"):
+                scope = {**scope, "path": "/__not_here__"}  # the router's 404, OpenAI-shaped
+        await self.app(scope, receive, send)
 
 
 _SAFE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -130,6 +113,7 @@ class RequestIdMiddleware:
                 break
         request_id = request_id or uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
+        token = REQUEST_ID.set(request_id)
         header = (b"x-request-id", request_id.encode())
 
         async def send_with_id(message: Message) -> None:
@@ -137,4 +121,7 @@ class RequestIdMiddleware:
                 message["headers"] = [*message.get("headers", []), header]
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            REQUEST_ID.reset(token)

@@ -82,9 +82,34 @@ class ProviderConfig:
 
 
 @dataclass(frozen=True)
+class Price:
+    """USD per million tokens; cached input tokens are billed at `cached_per_mtok`."""
+
+    input_per_mtok: float = 0.0
+    output_per_mtok: float = 0.0
+    cached_per_mtok: float = 0.0
+
+    def cost(self, prompt: int, completion: int, cached: int) -> float:
+        uncached = max(prompt - cached, 0)
+        total = (
+            uncached * self.input_per_mtok
+            + cached * self.cached_per_mtok
+            + completion * self.output_per_mtok
+        )
+        return total / 1_000_000
+
+
+@dataclass(frozen=True)
 class Deployment:
     provider: str
     model: str
+    price: Price | None = None
+
+
+@dataclass(frozen=True)
+class AdminConfig:
+    port: int | None = None  # serve /metrics and /admin/* on this port instead of the main one
+    api_key: Secret | None = None  # bearer key for /metrics and /admin/*
 
 
 @dataclass(frozen=True)
@@ -109,6 +134,7 @@ class Config:
     models: Mapping[str, tuple[Deployment, ...]]
     auth: AuthConfig
     server: ServerConfig = field(default_factory=ServerConfig)
+    admin: AdminConfig = field(default_factory=AdminConfig)
     warnings: tuple[str, ...] = ()
 
     def missing_vars_of(self, model: str) -> tuple[str, ...]:
@@ -141,17 +167,19 @@ def parse_config(text: str, env: Mapping[str, str], source: str = "<config>") ->
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ConfigError(f"{source}: invalid YAML{where}") from exc
     root = _mapping(raw, "(top level)")
-    _reject_unknown(root, "(top level)", {"providers", "models", "auth", "server"})
+    _reject_unknown(root, "(top level)", {"providers", "models", "auth", "server", "admin"})
     warnings: list[str] = []
     providers = _parse_providers(root.get("providers"), env, warnings)
     models = _parse_models(root.get("models"), providers)
     auth = _parse_auth(root.get("auth"), env)
     server = _parse_server(root.get("server"))
+    admin = _parse_admin(root.get("admin"), env)
     return Config(
         providers=MappingProxyType(providers),
         models=MappingProxyType(models),
         auth=auth,
         server=server,
+        admin=admin,
         warnings=tuple(warnings),
     )
 
@@ -298,7 +326,7 @@ def _parse_models(
 
 def _parse_deployment(raw: Any, path: str, providers: Mapping[str, ProviderConfig]) -> Deployment:
     data = _mapping(raw, path)
-    _reject_unknown(data, path, {"provider", "model"})
+    _reject_unknown(data, path, {"provider", "model", "price"})
     provider = data.get("provider")
     if not isinstance(provider, str) or provider not in providers:
         known = ", ".join(sorted(providers))
@@ -306,7 +334,38 @@ def _parse_deployment(raw: Any, path: str, providers: Mapping[str, ProviderConfi
     model = data.get("model")
     if not isinstance(model, str) or not model:
         raise ConfigError(f"{path}.model: expected the upstream model name as a string")
-    return Deployment(provider=provider, model=model)
+    return Deployment(provider=provider, model=model, price=_parse_price(data.get("price"), path))
+
+
+def _parse_price(raw: Any, path: str) -> Price | None:
+    if raw is None:
+        return None
+    where = f"{path}.price"
+    data = _mapping(raw, where)
+    _reject_unknown(data, where, {"input_per_mtok", "output_per_mtok", "cached_per_mtok"})
+    input_price = _number(data, "input_per_mtok", where, 0.0, minimum=0.0)
+    return Price(
+        input_per_mtok=input_price,
+        output_per_mtok=_number(data, "output_per_mtok", where, 0.0, minimum=0.0),
+        cached_per_mtok=_number(data, "cached_per_mtok", where, input_price, minimum=0.0),
+    )
+
+
+def _parse_admin(raw: Any, env: Mapping[str, str]) -> AdminConfig:
+    data = _mapping(raw if raw is not None else {}, "admin")
+    _reject_unknown(data, "admin", {"port", "api_key"})
+    port = data.get("port")
+    if port is not None and (
+        isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536
+    ):
+        raise ConfigError(f"admin.port: expected a TCP port number, got {port!r}")
+    key = None
+    if "api_key" in data:
+        value = _expand_required(data["api_key"], "admin.api_key", env)
+        if len(value) < 8:
+            raise ConfigError("admin.api_key: must be at least 8 characters")
+        key = Secret(value)
+    return AdminConfig(port=port, api_key=key)
 
 
 def _parse_auth(raw: Any, env: Mapping[str, str]) -> AuthConfig:

@@ -9,11 +9,12 @@ from collections.abc import Awaitable
 from typing import TYPE_CHECKING, TypeVar
 
 import orjson
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from proxy import metrics
 from proxy.errors import (
     ProxyError,
     body_too_large,
@@ -23,19 +24,31 @@ from proxy.errors import (
     unsupported_media_type,
 )
 from proxy.request import parse_chat_request
-from proxy.router import Served, new_context
+from proxy.router import new_context
 from proxy.streaming import SSE_HEADERS, pump
+from proxy.trace import RequestTrace
 
 if TYPE_CHECKING:
-    from proxy.app import AppState
+    from proxy.lifecycle import Lifecycle
+    from proxy.state import AppState, Gateway
 
 T = TypeVar("T")
 JSON = "application/json"
 _JSON_TYPE = re.compile(r"^\s*application/([\w.+-]+\+)?json\s*(;.*)?$", re.IGNORECASE)
 
 
+def _gateway(request: Request) -> Gateway:
+    return request.app.state.gateway  # type: ignore[no-any-return]
+
+
 def _state(request: Request) -> AppState:
-    return request.app.state.proxy  # type: ignore[no-any-return]
+    state = _gateway(request).state
+    assert state is not None  # set in the lifespan, before any request
+    return state
+
+
+def _lifecycle(request: Request) -> Lifecycle:
+    return _gateway(request).lifecycle
 
 
 def request_id_of(request: Request) -> str:
@@ -44,6 +57,20 @@ def request_id_of(request: Request) -> str:
 
 async def chat_completions(request: Request) -> Response:
     state = _state(request)
+    trace = RequestTrace(metrics.OTHER, stream=False)
+    try:
+        return await _chat(request, state, trace)
+    except ProxyError as error:
+        trace.outcome = getattr(error, "outcome", None) or error.code or error.type
+        trace.finish(error.status)
+        raise
+    except ClientDisconnected:
+        trace.outcome, trace.client_disconnected = "client_disconnect", True
+        trace.finish(499)
+        raise
+
+
+async def _chat(request: Request, state: AppState, trace: RequestTrace) -> Response:
     headers = request.headers
     state.auth.check(headers.get("authorization"), headers.get("x-api-key"))
     content_type = headers.get("content-type")
@@ -51,17 +78,24 @@ async def chat_completions(request: Request) -> Response:
         raise unsupported_media_type(content_type)
     raw = await _read_body(request, state.max_body_bytes)
     req = parse_chat_request(raw)
+    trace.model = state.model_label(req.model)
+    trace.stream = req.stream
     request_id = request_id_of(request)
     ctx = new_context(req, f"chatcmpl-{uuid.uuid4().hex}")
+    router = state.router
     if req.stream:
-        stream = await cancel_on_disconnect(request, state.router.open_stream(req, ctx, request_id))
-        return StreamingResponse(
-            pump(stream, state.lifecycle),
-            media_type="text/event-stream",
-            headers={**SSE_HEADERS, **_served_headers(stream.served)},
+        stream = await cancel_on_disconnect(
+            request, router.open_stream(req, ctx, request_id, trace)
         )
-    reply, served = await cancel_on_disconnect(request, state.router.complete(req, ctx, request_id))
-    return Response(reply.body, media_type=JSON, headers=_served_headers(served))
+        return StreamingResponse(
+            pump(stream, _lifecycle(request)),
+            media_type="text/event-stream",
+            headers={**SSE_HEADERS, **_served_headers(trace)},
+        )
+    reply = await cancel_on_disconnect(request, router.complete(req, ctx, request_id, trace))
+    trace.usage = reply.usage
+    trace.finish(200)
+    return Response(reply.body, media_type=JSON, headers=_served_headers(trace))
 
 
 class ClientDisconnected(Exception):
@@ -108,7 +142,7 @@ async def health(request: Request) -> Response:
 async def ready(request: Request) -> Response:
     """503 while draining, or while every deployment of every model is unavailable."""
     state = _state(request)
-    if state.lifecycle.draining:
+    if _lifecycle(request).draining:
         return Response(b'{"status":"draining"}', status_code=503, media_type=JSON)
     unavailable = state.router.unavailable_providers()
     if unavailable is not None:
@@ -121,8 +155,30 @@ async def on_client_disconnected(request: Request, exc: Exception) -> Response:
     return Response(status_code=499)  # nobody reads it; nginx's code for the record
 
 
-async def metrics(request: Request) -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+async def prometheus(request: Request) -> Response:
+    _check_admin(request)
+    return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+
+async def admin_reload(request: Request) -> Response:
+    state = _state(request)
+    if state.admin_key is None:
+        raise ProxyError(
+            403,
+            "permission_error",
+            "Set admin.api_key in the config to enable /admin/reload, or send SIGHUP.",
+            code="admin_disabled",
+        )
+    _check_admin(request)
+    ok, message = await _gateway(request).reload()
+    body = orjson.dumps({"reloaded": ok, "message": message})
+    return Response(body, status_code=200 if ok else 422, media_type=JSON)
+
+
+def _check_admin(request: Request) -> None:
+    admin_key = _state(request).admin_key
+    if admin_key is not None:
+        admin_key.check(request.headers.get("authorization"), None)
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -139,13 +195,11 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(parts)
 
 
-def _served_headers(served: Served) -> dict[str, str]:
+def _served_headers(trace: RequestTrace) -> dict[str, str]:
     return {
-        "x-proxy-provider": served.provider,
-        "x-proxy-upstream-model": served.upstream_model,
-        "x-proxy-attempts": str(
-            len([a for a in served.attempts if not a.outcome.startswith("skipped")])
-        ),
+        "x-proxy-provider": trace.provider,
+        "x-proxy-upstream-model": trace.upstream_model or "",
+        "x-proxy-attempts": str(sum(not a.outcome.startswith("skipped") for a in trace.attempts)),
     }
 
 
@@ -183,10 +237,3 @@ async def on_unexpected(request: Request, exc: Exception) -> Response:
 
     logging.getLogger("proxy").exception("unhandled error", exc_info=exc)
     return error_response(internal_error())
-
-
-def models_body(names: list[str], created: int) -> bytes:
-    data = [
-        {"id": n, "object": "model", "created": created, "owned_by": "llm-proxy"} for n in names
-    ]
-    return orjson.dumps({"object": "list", "data": data})

@@ -233,6 +233,8 @@ def upstream_status_error(
     """An UpstreamError for an HTTP error answer; `message` must already be free of secrets."""
     policy = classify_upstream_status(status)
     retry_after = parse_retry_after(headers.get("retry-after")) if headers else None
+    if status == 429 and retry_after is None and _is_quota_exhausted(code, message):
+        retry_after = QUOTA_COOLDOWN
     if policy.outcome == "client_error":
         # The client's own mistake: pass the provider's explanation through, in OpenAI shape.
         text = message
@@ -251,6 +253,17 @@ def upstream_status_error(
         retry_after=retry_after,
         upstream_status=status,
     )
+
+
+# A spent quota or budget does not recover in seconds (OpenAI `insufficient_quota`,
+# Anthropic/LiteLLM-style `enforced_spend_limit_reached`): keep the provider away long.
+QUOTA_COOLDOWN = 3600.0
+_QUOTA_MARKERS = ("insufficient_quota", "spend_limit", "quota exceeded", "billing")
+
+
+def _is_quota_exhausted(code: str | None, message: str) -> bool:
+    text = f"{code or ''} {message}".lower()
+    return any(marker in text for marker in _QUOTA_MARKERS)
 
 
 def upstream_transport_error(provider: str, outcome: Outcome, detail: str) -> UpstreamError:

@@ -13,12 +13,14 @@ import functools
 import logging
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from proxy import metrics
 from proxy.errors import ProxyError, overloaded, shutting_down
 
 log = logging.getLogger("proxy.lifecycle")
@@ -75,8 +77,11 @@ class Lifecycle:
 
 
 @contextmanager
-def signals_drain(lifecycle: Lifecycle) -> Iterator[None]:
-    """While the server runs, SIGTERM/SIGINT start a drain before uvicorn's own exit.
+def signal_handlers(
+    lifecycle: Lifecycle, reload: Callable[[], Awaitable[object]]
+) -> Iterator[None]:
+    """While the server runs, SIGTERM/SIGINT start a drain before uvicorn's own exit, and
+    SIGHUP reloads the config.
 
     uvicorn installs its handlers before the lifespan starts; we wrap them so the first
     signal drains and then hands over, and a second one hands over at once."""
@@ -85,7 +90,13 @@ def signals_drain(lifecycle: Lifecycle) -> Iterator[None]:
         return
     loop = asyncio.get_running_loop()
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
-    tasks: set[asyncio.Task[None]] = set()
+    tasks: set[asyncio.Task[Any]] = set()
+    previous_hup = signal.getsignal(signal.SIGHUP)
+
+    def hangup(sig: int, frame: FrameType | None) -> None:
+        loop.call_soon_threadsafe(lambda: tasks.add(loop.create_task(_run(reload))))
+
+    signal.signal(signal.SIGHUP, hangup)
 
     def handle(sig: int, frame: FrameType | None) -> None:
         handler = previous[signal.Signals(sig)]
@@ -106,6 +117,11 @@ def signals_drain(lifecycle: Lifecycle) -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        signal.signal(signal.SIGHUP, previous_hup)
+
+
+async def _run(work: Callable[[], Awaitable[object]]) -> None:
+    await work()
 
 
 def _noop() -> None:
@@ -132,13 +148,16 @@ class AdmissionMiddleware:
         elif life.in_flight >= life.max_in_flight:
             refusal = overloaded()
         if refusal is not None:
+            metrics.observe_rejected("draining" if life.draining else "overload")
             await _send_error(send, refusal)
             return
         life.in_flight += 1
+        metrics.IN_FLIGHT.inc()
         try:
             await self.app(scope, receive, send)
         finally:
             life.in_flight -= 1
+            metrics.IN_FLIGHT.dec()
 
 
 async def _send_error(send: Send, error: ProxyError) -> None:

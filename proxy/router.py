@@ -13,11 +13,12 @@ import asyncio
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal, TypeVar
 
 import httpx
 
+from proxy import metrics
 from proxy.breakers import Admission, ProviderHealth
 from proxy.config import Config, Deployment
 from proxy.errors import (
@@ -31,6 +32,7 @@ from proxy.errors import (
 )
 from proxy.providers.base import Adapter, CallContext, Reply, StreamPipe
 from proxy.request import ChatRequest
+from proxy.trace import RequestTrace
 from proxy.upstream import Upstream
 
 ERROR_BODY_LIMIT = 64 * 1024
@@ -48,22 +50,17 @@ class Route:
     retries: int = 0
     retry_backoff: float = 0.25
 
-
-@dataclass
-class Served:
-    """Which deployment answered, after how many attempts."""
-
-    provider: str
-    upstream_model: str
-    attempts: list[Attempt] = field(default_factory=list)
-    deadline: float = 0.0  # loop time by which the whole request must be done
+    @property
+    def name(self) -> str:
+        return self.health.provider
 
 
 @dataclass
 class OpenStream:
     """A committed stream: its first client bytes and what is needed to pump the rest."""
 
-    served: Served
+    trace: RequestTrace
+    deadline: float  # loop time by which the whole request must be done
     first: bytes
     pipe: StreamPipe
     body: AsyncIterator[bytes] | None  # None once the upstream body has been read to the end
@@ -103,58 +100,68 @@ class Router:
         return deployments
 
     async def complete(
-        self, req: ChatRequest, ctx: CallContext, request_id: str
-    ) -> tuple[Reply, Served]:
-        async def attempt(route: Route, call: CallContext, served: Served, _: Admission) -> Reply:
+        self, req: ChatRequest, ctx: CallContext, request_id: str, trace: RequestTrace
+    ) -> Reply:
+        async def attempt(route: Route, call: CallContext, _: Admission, __: float) -> Reply:
             return await self._try_complete(route, req, call, request_id)
 
-        return await self._fallback_loop(req.model, ctx, attempt)
+        return await self._fallback_loop(req.model, ctx, trace, attempt)
 
-    async def open_stream(self, req: ChatRequest, ctx: CallContext, request_id: str) -> OpenStream:
+    async def open_stream(
+        self, req: ChatRequest, ctx: CallContext, request_id: str, trace: RequestTrace
+    ) -> OpenStream:
         async def attempt(
-            route: Route, call: CallContext, served: Served, admission: Admission
+            route: Route, call: CallContext, admission: Admission, deadline: float
         ) -> OpenStream:
-            return await self._try_stream(route, req, call, request_id, served, admission)
+            return await self._try_stream(route, req, call, request_id, admission, trace, deadline)
 
-        stream, _ = await self._fallback_loop(req.model, ctx, attempt)
-        return stream
+        return await self._fallback_loop(req.model, ctx, trace, attempt)
 
     async def _fallback_loop(
-        self, model: str, ctx: CallContext, attempt: AttemptFn[T]
-    ) -> tuple[T, Served]:
+        self, model: str, ctx: CallContext, trace: RequestTrace, attempt: AttemptFn[T]
+    ) -> T:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._request_timeout
-        attempts: list[Attempt] = []
+        attempts = trace.attempts
         errors: list[UpstreamError] = []
         for deployment in self.plan(model):
             route = self._routes[deployment.provider]
             call = _with_model(ctx, deployment)
-            served = Served(deployment.provider, deployment.model, attempts, deadline)
             for retry in range(route.retries + 1):
                 if loop.time() >= deadline:
                     raise self._exhausted(model, attempts, errors)
                 admission = self._admit(route, attempts)
                 if admission is None:
                     break
+                started = loop.time()
                 try:
                     async with asyncio.timeout_at(deadline):
-                        result = await attempt(route, call, served, admission)
+                        result = await attempt(route, call, admission, deadline)
                 except (UpstreamError, TimeoutError) as exc:
                     error = _as_upstream_error(exc, route)
+                    trace.upstream_seconds += loop.time() - started
                     self._judge(route, admission, error, attempts, errors)
+                    metrics.observe_attempt(route.name, error.outcome, loop.time() - started)
                     if not error.retryable:
                         raise error from None
                     if not error.counts_for_breaker or retry == route.retries:
+                        metrics.observe_fallback(model, route.name, error.outcome)
                         break  # a rate limit or a key problem: retrying here cannot help
                     await _backoff(route.retry_backoff, retry, deadline - loop.time())
                     continue
                 except BaseException:
                     route.health.release(admission)
+                    metrics.observe_attempt(route.name, "client_disconnect", None)
                     raise
+                elapsed = loop.time() - started
+                trace.upstream_seconds += elapsed
+                metrics.observe_attempt(route.name, "ok", elapsed)
                 if not isinstance(result, OpenStream):
                     route.health.record_success(admission)  # a stream's verdict comes at its end
-                attempts.append(Attempt(route.health.provider, "ok"))
-                return result, served
+                attempts.append(Attempt(route.name, "ok"))
+                trace.provider, trace.upstream_model = deployment.provider, deployment.model
+                trace.price = deployment.price
+                return result
         raise self._exhausted(model, attempts, errors)
 
     async def _try_complete(
@@ -178,8 +185,9 @@ class Router:
         req: ChatRequest,
         ctx: CallContext,
         request_id: str,
-        served: Served,
         admission: Admission,
+        trace: RequestTrace,
+        deadline: float,
     ) -> OpenStream:
         upstream_req = route.adapter.build_request(req, ctx)
         # Time to first byte, for a stream, lasts until its first real event.
@@ -200,7 +208,7 @@ class Router:
             except BaseException:
                 await response.aclose()
                 raise
-        return OpenStream(served, first, pipe, body, response, route, admission)
+        return OpenStream(trace, deadline, first, pipe, body, response, route, admission)
 
     @staticmethod
     def _admit(route: Route, attempts: list[Attempt]) -> Admission | None:
@@ -208,7 +216,7 @@ class Router:
         if admission in ("ok", "probe"):
             return admission
         skipped: SkipOutcome = "skipped_cooldown" if admission == "cooldown" else "skipped_open"
-        attempts.append(Attempt(route.health.provider, skipped))
+        attempts.append(Attempt(route.name, skipped))
         return None
 
     @staticmethod
@@ -219,7 +227,7 @@ class Router:
         attempts: list[Attempt],
         errors: list[UpstreamError],
     ) -> None:
-        attempts.append(Attempt(route.health.provider, error.outcome))
+        attempts.append(Attempt(route.name, error.outcome))
         errors.append(error)
         if error.outcome == "rate_limited":
             route.health.start_cooldown(error.retry_after)
@@ -270,7 +278,7 @@ def _as_upstream_error(exc: UpstreamError | TimeoutError, route: Route) -> Upstr
     return upstream_transport_error(route.health.provider, "timeout", "the request deadline passed")
 
 
-AttemptFn = Callable[[Route, CallContext, "Served", Admission], Awaitable[T]]
+AttemptFn = Callable[[Route, CallContext, Admission, float], Awaitable[T]]
 
 
 def new_context(req: ChatRequest, response_id: str) -> CallContext:

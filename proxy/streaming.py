@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+from proxy import metrics
 from proxy.errors import UpstreamError, stream_cut_by_shutdown, upstream_transport_error
 from proxy.lifecycle import Lifecycle
 from proxy.router import OpenStream
@@ -25,11 +26,14 @@ SSE_HEADERS = {
 
 async def pump(stream: OpenStream, lifecycle: Lifecycle) -> AsyncIterator[bytes]:
     health = stream.route.health
+    trace = stream.trace
     verdict_given = False
+    status = 200
     try:
+        trace.mark_first_byte()
         yield stream.first
         if stream.body is not None:
-            async with asyncio.timeout_at(stream.served.deadline) as timeout:
+            async with asyncio.timeout_at(stream.deadline) as timeout:
                 with lifecycle.stream_deadline(timeout):
                     async for raw in stream.body:
                         out = stream.pipe.feed(raw)
@@ -43,6 +47,7 @@ async def pump(stream: OpenStream, lifecycle: Lifecycle) -> AsyncIterator[bytes]
         verdict_given = True
         if isinstance(exc, TimeoutError) and lifecycle.draining:
             health.release(stream.admission)  # our shutdown, not the provider's fault
+            trace.outcome = "gateway_shutdown"
             yield encode_error_event(stream_cut_by_shutdown().to_openai_body())
             return
         error = exc if isinstance(exc, UpstreamError) else _deadline_error(stream)
@@ -50,14 +55,21 @@ async def pump(stream: OpenStream, lifecycle: Lifecycle) -> AsyncIterator[bytes]
             health.record_failure(stream.admission, error)
         else:
             health.release(stream.admission)
+        trace.outcome = error.outcome
+        metrics.observe_attempt(stream.route.name, error.outcome, None)
         yield encode_error_event(error.to_openai_body())
+    except BaseException:
+        trace.outcome, trace.client_disconnected, status = "client_disconnect", True, 499
+        raise
     finally:
         if not verdict_given:
             health.release(stream.admission)
         await stream.response.aclose()
+        trace.usage = stream.pipe.usage
+        trace.finish(status)
 
 
 def _deadline_error(stream: OpenStream) -> UpstreamError:
     return upstream_transport_error(
-        stream.served.provider, "timeout", "the stream ran past the request deadline"
+        stream.route.name, "timeout", "the stream ran past the request deadline"
     )

@@ -122,7 +122,7 @@ def test_errors_name_the_yaml_path(text: str, expected: str) -> None:
 
 
 def test_unknown_adapter_option_names_its_path() -> None:
-    from proxy.app import build_adapters
+    from proxy.state import build_adapters
 
     config = parse_config(BAD_CASES[-2][0], ENV)
     with pytest.raises(ConfigError, match=r"^providers\.a\.options\.bogus: unknown key"):

@@ -56,3 +56,22 @@ def test_status_classification(
         breaker,
         client_status,
     )
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "headers", "expected"),
+    [
+        ("insufficient_quota", "You exceeded your current quota", {}, 3600.0),
+        (None, "enforced_spend_limit_reached for this key", {}, 3600.0),
+        ("rate_limit_exceeded", "slow down", {}, None),
+        ("insufficient_quota", "quota", {"retry-after": "5"}, 5.0),
+    ],
+)
+def test_spent_quota_means_long_cooldown(
+    code: str | None, message: str, headers: dict[str, str], expected: float | None
+) -> None:
+    from proxy.errors import upstream_status_error
+
+    error = upstream_status_error("p", 429, message, headers, code=code)
+    assert error.retry_after == expected
+    assert error.retryable and not error.counts_for_breaker

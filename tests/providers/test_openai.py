@@ -12,6 +12,7 @@ from proxy.errors import ProxyError, UpstreamError
 from proxy.providers import build_adapter
 from proxy.request import parse_chat_request
 from proxy.router import Route, Router, new_context
+from proxy.trace import RequestTrace
 from proxy.upstream import Upstream, httpx_transport
 
 YAML = """
@@ -43,7 +44,8 @@ def make_router() -> Router:
 
 async def complete(body: dict[str, object]) -> bytes:
     req = parse_chat_request(orjson.dumps(body))
-    reply, _ = await make_router().complete(req, new_context(req, "chatcmpl-1"), "rid-1")
+    trace = RequestTrace("gpt", stream=False)
+    reply = await make_router().complete(req, new_context(req, "chatcmpl-1"), "rid-1", trace)
     return reply.body
 
 
@@ -64,7 +66,7 @@ async def test_same_model_name_forwards_client_bytes(httpx_mock: HTTPXMock) -> N
     httpx_mock.add_response(content=orjson.dumps(REPLY))
     raw = b'{"model": "same",   "messages": [{"role": "user", "content": "hi"}]}'
     req = parse_chat_request(raw)
-    await make_router().complete(req, new_context(req, "c"), "r")
+    await make_router().complete(req, new_context(req, "c"), "r", RequestTrace("same", False))
     assert httpx_mock.get_requests()[0].content == raw
 
 

@@ -1,0 +1,118 @@
+"""Structured logging: one JSON object per line (or plain text for a terminal), with the
+request id on every line of a request, and secrets redacted from every line.
+
+Request and response bodies are never logged. As a second line of defence, every
+formatted line is scrubbed of the configured secrets (client keys, provider keys, the
+admin key) and of `key=...` URL parameters (Gemini-style keys in URLs).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import time
+from collections.abc import Iterable
+from contextvars import ContextVar
+from typing import Any, Literal
+
+import orjson
+
+REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
+LogFormat = Literal["json", "text"]
+
+_URL_KEY = re.compile(r"([?&](?:key|api_key|apikey)=)[^&\s\"']+", re.IGNORECASE)
+_RESERVED = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "fields"}
+
+
+class _Redactor:
+    def __init__(self) -> None:
+        self.secrets: tuple[str, ...] = ()
+
+    def __call__(self, text: str) -> str:
+        for secret in self.secrets:
+            if secret in text:
+                text = text.replace(secret, "***")
+        if "key=" in text.lower():
+            text = _URL_KEY.sub(r"\1***", text)
+        return text
+
+
+REDACT = _Redactor()
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        data: dict[str, Any] = {
+            "ts": _timestamp(record.created),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        request_id = REQUEST_ID.get()
+        if request_id:
+            data["request_id"] = request_id
+        fields = getattr(record, "fields", None)
+        if fields:
+            data.update(fields)
+        if record.exc_info:
+            data["exc"] = self.formatException(record.exc_info)
+        # orjson escapes control characters (CR, LF, ESC): crafted values cannot forge lines.
+        return REDACT(orjson.dumps(data, default=str).decode())
+
+
+class TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        request_id = REQUEST_ID.get()
+        parts = [
+            _timestamp(record.created),
+            record.levelname,
+            record.name,
+            f"[{request_id}]" if request_id else "",
+            record.getMessage(),
+        ]
+        fields = getattr(record, "fields", None)
+        if fields:
+            parts.extend(f"{k}={_text_value(v)}" for k, v in fields.items())
+        line = " ".join(p for p in parts if p)
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return REDACT(line.encode("unicode_escape").decode("ascii") if "\x1b" in line else line)
+
+
+def _text_value(value: Any) -> str:
+    if isinstance(value, str):
+        return repr(value) if not value.isprintable() or " " in value else value
+    return orjson.dumps(value, default=str).decode()
+
+
+def _timestamp(created: float) -> str:
+    return (
+        time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created))
+        + f".{int(created % 1 * 1000):03d}Z"
+    )
+
+
+def setup_logging(level: str = "info", fmt: LogFormat = "json") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
+    logging.getLogger("uvicorn.access").disabled = True  # our access line replaces it
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per upstream call is noise
+
+
+def register_secrets(secrets: Iterable[str]) -> None:
+    """Secrets to scrub from every log line (all of them, on every config load)."""
+    merged = set(REDACT.secrets) | {s for s in secrets if len(s) >= 4}
+    # Longest first, so a key that contains another is scrubbed whole.
+    REDACT.secrets = tuple(sorted(merged, key=len, reverse=True))
+
+
+def log_fields(logger: logging.Logger, level: int, message: str, **fields: Any) -> None:
+    if logger.isEnabledFor(level):
+        logger.log(level, message, extra={"fields": fields})
