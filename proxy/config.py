@@ -110,6 +110,7 @@ class Deployment:
 class AdminConfig:
     port: int | None = None  # serve /metrics and /admin/* on this port instead of the main one
     api_key: Secret | None = None  # bearer key for /metrics and /admin/*
+    metrics: bool = True  # false: no Prometheus observations at all
 
 
 @dataclass(frozen=True)
@@ -353,7 +354,7 @@ def _parse_price(raw: Any, path: str) -> Price | None:
 
 def _parse_admin(raw: Any, env: Mapping[str, str]) -> AdminConfig:
     data = _mapping(raw if raw is not None else {}, "admin")
-    _reject_unknown(data, "admin", {"port", "api_key"})
+    _reject_unknown(data, "admin", {"port", "api_key", "metrics"})
     port = data.get("port")
     if port is not None and (
         isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536
@@ -365,7 +366,7 @@ def _parse_admin(raw: Any, env: Mapping[str, str]) -> AdminConfig:
         if len(value) < 8:
             raise ConfigError("admin.api_key: must be at least 8 characters")
         key = Secret(value)
-    return AdminConfig(port=port, api_key=key)
+    return AdminConfig(port=port, api_key=key, metrics=_bool(data, "metrics", "admin", True))
 
 
 def _parse_auth(raw: Any, env: Mapping[str, str]) -> AuthConfig:

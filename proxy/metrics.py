@@ -118,6 +118,18 @@ _disconnects = _Bound(lambda m: CLIENT_DISCONNECTS.labels(m))
 _rejected = _Bound(lambda r: REJECTED.labels(r))
 
 
+class _Switch:
+    enabled = True
+
+
+SWITCH = _Switch()
+
+
+def set_enabled(enabled: bool) -> None:
+    """`admin.metrics: false` turns every observation into a no-op (the bench measures both)."""
+    SWITCH.enabled = enabled
+
+
 def prebind(models: Iterable[str], providers: Iterable[str]) -> None:
     """Bind the common children at startup so they exist (at 0) before the first request."""
     for provider in providers:
@@ -131,19 +143,27 @@ def prebind(models: Iterable[str], providers: Iterable[str]) -> None:
 
 
 def observe_request(model: str, provider: str, status: int, seconds: float) -> None:
+    if not SWITCH.enabled:
+        return
     _requests[model, provider, str(status)].inc()
     _durations[model].observe(seconds)
 
 
 def observe_overhead(seconds: float) -> None:
+    if not SWITCH.enabled:
+        return
     OVERHEAD.observe(max(seconds, 0.0))
 
 
 def observe_ttft(model: str, provider: str, seconds: float) -> None:
+    if not SWITCH.enabled:
+        return
     _ttft[model, provider].observe(seconds)
 
 
 def observe_usage(model: str, provider: str, usage: Usage, cost: float) -> None:
+    if not SWITCH.enabled:
+        return
     for kind, count in (
         ("prompt", usage.prompt),
         ("completion", usage.completion),
@@ -157,6 +177,8 @@ def observe_usage(model: str, provider: str, usage: Usage, cost: float) -> None:
 
 
 def observe_attempt(provider: str, outcome: str, seconds: float | None) -> None:
+    if not SWITCH.enabled:
+        return
     _attempts[provider, outcome].inc()
     if seconds is not None:
         _upstream[provider].observe(seconds)
@@ -167,6 +189,8 @@ def observe_attempt(provider: str, outcome: str, seconds: float | None) -> None:
 
 
 def observe_fallback(model: str, from_provider: str, reason: str) -> None:
+    if not SWITCH.enabled:
+        return
     _fallbacks[model, from_provider, reason].inc()
 
 
@@ -176,10 +200,14 @@ def observe_breaker(provider: str, state: str) -> None:
 
 
 def observe_disconnect(model: str) -> None:
+    if not SWITCH.enabled:
+        return
     _disconnects[model].inc()
 
 
 def observe_rejected(reason: str) -> None:
+    if not SWITCH.enabled:
+        return
     _rejected[reason].inc()
 
 

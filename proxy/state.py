@@ -131,6 +131,7 @@ class Gateway:
         self, config: Config, adapters: dict[str, Adapter], old: AppState | None
     ) -> AppState:
         register_secrets(config_secrets(config))
+        metrics.set_enabled(config.admin.metrics)
         routes = {
             name: self._route(config, config.providers[name], adapter, old)
             for name, adapter in adapters.items()

@@ -48,3 +48,58 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+class ProxyProcess:
+    """`python -m proxy` as a real subprocess on a free loopback port (for logs, signals,
+    workers). Its stderr (the log) is collected in `log_lines()` after `stop()`."""
+
+    def __init__(self, config_path: str, env: dict[str, str], *args: str) -> None:
+        import os
+        import subprocess
+        import sys
+        import tempfile
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._log = tempfile.TemporaryFile()
+        command = [sys.executable, "-m", "proxy", "--config", config_path]
+        command += ["--host", "127.0.0.1", "--port", str(self.port), *args]
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith("PROMETHEUS")}
+        self.process = subprocess.Popen(
+            command, env={**full_env, **env}, stdout=self._log, stderr=subprocess.STDOUT
+        )
+
+    def wait_ready(self, timeout: float = 20) -> ProxyProcess:
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"proxy exited early:\n{self.output()}")
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"proxy not ready:\n{self.output()}")
+
+    def stop(self, timeout: float = 15) -> int:
+        import signal
+
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except Exception:
+                self.process.kill()
+                self.process.wait(5)
+        return self.process.returncode
+
+    def output(self) -> str:
+        self._log.seek(0)
+        return self._log.read().decode(errors="replace")
+
+    def log_lines(self) -> list[str]:
+        return [line for line in self.output().splitlines() if line.strip()]
