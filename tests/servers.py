@@ -62,7 +62,7 @@ class ProxyProcess:
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self._log = tempfile.TemporaryFile()
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the process)
         command = [sys.executable, "-m", "proxy", "--config", config_path]
         command += ["--host", "127.0.0.1", "--port", str(self.port), *args]
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("PROMETHEUS")}
