@@ -203,6 +203,7 @@ _STATUS_POLICIES: dict[int, StatusPolicy] = {
     # The provider key is wrong or lacks rights: another deployment may work; the breaker
     # stays out of it because a bad key is configuration, not sickness.
     401: StatusPolicy("auth_failed", True, False, 502, "server_error"),
+    402: StatusPolicy("auth_failed", True, False, 502, "server_error"),  # billing: the account's
     403: StatusPolicy("auth_failed", True, False, 502, "server_error"),
     408: StatusPolicy("timeout", True, True, 504, "server_error"),
     429: StatusPolicy("rate_limited", True, False, 429, "rate_limit_error"),

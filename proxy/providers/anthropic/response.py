@@ -1,0 +1,151 @@
+"""Anthropic Message -> OpenAI chat.completion, plus the finish-reason and usage tables that
+the stream translator shares.
+
+Anthropic reference: https://docs.anthropic.com/en/api/messages (response `content`,
+`stop_reason`, `usage`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, Literal
+
+import orjson
+
+from proxy.errors import UpstreamError, upstream_transport_error
+from proxy.providers.anthropic.wire import JSON_TOOL_NAME
+from proxy.providers.base import CallContext, OpenAIResponse, Usage
+
+FinishReason = Literal["stop", "length", "tool_calls", "content_filter"]
+
+# Anthropic stop_reason -> OpenAI finish_reason. Source: the `stop_reason` field of
+# https://docs.anthropic.com/en/api/messages (and anthropic.types.StopReason). pause_turn
+# means a server tool paused a long turn; the answer so far is complete text, so "stop".
+FINISH_REASONS: Mapping[str, FinishReason] = MappingProxyType(
+    {
+        "end_turn": "stop",
+        "stop_sequence": "stop",
+        "max_tokens": "length",
+        "model_context_window_exceeded": "length",
+        "tool_use": "tool_calls",
+        "refusal": "content_filter",
+        "pause_turn": "stop",
+    }
+)
+
+
+def finish_reason(stop_reason: Any, tool_calls: int) -> FinishReason:
+    """Always one of the four; an unknown or missing stop_reason is "stop"."""
+    reason = FINISH_REASONS.get(stop_reason, "stop") if isinstance(stop_reason, str) else "stop"
+    if reason == "tool_calls" and tool_calls == 0:
+        return "stop"  # only the json tool was called: its input is the message content
+    return reason
+
+
+def openai_usage(usage: Mapping[str, Any]) -> dict[str, Any]:
+    """Anthropic usage -> OpenAI usage. Anthropic's `input_tokens` excludes cached tokens; the
+    total input is input + cache read + cache creation (anthropic.types.Usage docstring)."""
+    read = _count(usage, "cache_read_input_tokens")
+    prompt = _count(usage, "input_tokens") + read + _count(usage, "cache_creation_input_tokens")
+    completion = _count(usage, "output_tokens")
+    details = usage.get("output_tokens_details")
+    reasoning = _count(details, "thinking_tokens") if isinstance(details, dict) else 0
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": read},
+        "completion_tokens_details": {"reasoning_tokens": reasoning},
+    }
+
+
+def usage_record(usage: Mapping[str, Any]) -> Usage:
+    return Usage(
+        prompt=usage["prompt_tokens"],
+        completion=usage["completion_tokens"],
+        cached=usage["prompt_tokens_details"]["cached_tokens"],
+        reasoning=usage["completion_tokens_details"]["reasoning_tokens"],
+    )
+
+
+def _count(usage: Mapping[str, Any], key: str) -> int:
+    value = usage.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def compact_json(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def from_anthropic_response(
+    message: Mapping[str, Any], ctx: CallContext, provider: str = "anthropic"
+) -> OpenAIResponse:
+    """A parsed Anthropic Message -> the OpenAI chat.completion dict.
+
+    Text blocks join into `content`; `tool_use` blocks become `tool_calls` (arguments as
+    compact JSON); thinking blocks become `reasoning_content`; the json tool's input becomes
+    `content` (json mode). Raises UpstreamError(malformed_response) on a shape it cannot read.
+    """
+    blocks = message.get("content")
+    if not isinstance(blocks, list):
+        raise _malformed(provider, "the message has no 'content' array")
+    texts: list[str] = []
+    thoughts: list[str] = []
+    calls: list[dict[str, Any]] = []
+    json_answer: str | None = None
+    for i, block in enumerate(blocks):
+        kind = block.get("type") if isinstance(block, dict) else None
+        if kind == "text":
+            texts.append(_field(block, "text", str, i, provider))
+        elif kind == "thinking":
+            thoughts.append(_field(block, "thinking", str, i, provider))
+        elif kind == "tool_use":
+            name = _field(block, "name", str, i, provider)
+            arguments = compact_json(_field(block, "input", dict, i, provider))
+            if name == JSON_TOOL_NAME:
+                json_answer = arguments
+            else:
+                calls.append(_tool_call(_field(block, "id", str, i, provider), name, arguments))
+        # redacted_thinking and server-tool blocks have no OpenAI counterpart.
+    if json_answer is not None:
+        content: str | None = json_answer
+    else:
+        content = "".join(texts) if texts or not calls else None
+    reply: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
+    if calls:
+        reply["tool_calls"] = calls
+    if thoughts:
+        reply["reasoning_content"] = "".join(thoughts)
+    usage = message.get("usage")
+    return {
+        "id": ctx.response_id,
+        "object": "chat.completion",
+        "created": ctx.created,
+        "model": ctx.public_model,
+        "choices": [
+            {
+                "index": 0,
+                "message": reply,
+                "logprobs": None,
+                "finish_reason": finish_reason(message.get("stop_reason"), len(calls)),
+            }
+        ],
+        "usage": openai_usage(usage if isinstance(usage, dict) else {}),
+        "system_fingerprint": None,
+    }
+
+
+def _tool_call(call_id: str, name: str, arguments: str) -> dict[str, Any]:
+    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+
+
+def _field(block: Mapping[str, Any], key: str, kind: type, i: int, provider: str) -> Any:
+    value = block.get(key)
+    if not isinstance(value, kind):
+        raise _malformed(provider, f"content[{i}].{key} is not a {kind.__name__}")
+    return value
+
+
+def _malformed(provider: str, detail: str) -> UpstreamError:
+    return upstream_transport_error(provider, "malformed_response", detail)
