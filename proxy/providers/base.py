@@ -10,8 +10,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import orjson
+
 from proxy.config import ProviderConfig
-from proxy.errors import UpstreamError
+from proxy.errors import UpstreamError, upstream_transport_error
 from proxy.request import ChatRequest
 from proxy.sse import SSEEvent
 
@@ -111,6 +113,16 @@ class Adapter(Protocol):
     def parse_error(self, status: int, headers: Mapping[str, str], payload: bytes) -> UpstreamError:
         """A non-2xx upstream answer -> UpstreamError (via errors.upstream_status_error)."""
         ...
+
+
+def load_upstream_json(payload: bytes, provider: str) -> Any:
+    """A 2xx upstream body parsed as JSON; a body that is not JSON is a malformed reply."""
+    try:
+        return orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        raise upstream_transport_error(
+            provider, "malformed_response", "the response body is not JSON"
+        ) from exc
 
 
 class AdapterFactory(Protocol):

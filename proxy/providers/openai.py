@@ -12,7 +12,7 @@ import orjson
 
 from proxy.config import ProviderConfig, check_options
 from proxy.errors import UpstreamError, upstream_status_error, upstream_transport_error
-from proxy.providers.base import CallContext, Reply, UpstreamRequest
+from proxy.providers.base import CallContext, Reply, UpstreamRequest, load_upstream_json
 from proxy.providers.pipes import PassthroughPipe, usage_from_openai
 from proxy.request import ChatRequest
 
@@ -40,12 +40,7 @@ class OpenAIAdapter:
         return UpstreamRequest(self._url, self._headers, body, req.stream)
 
     def parse_response(self, payload: bytes, ctx: CallContext) -> Reply:
-        try:
-            parsed = orjson.loads(payload)
-        except orjson.JSONDecodeError as exc:
-            raise upstream_transport_error(
-                self.name, "malformed_response", "the response body is not JSON"
-            ) from exc
+        parsed = load_upstream_json(payload, self.name)
         if not isinstance(parsed, dict) or "choices" not in parsed:
             raise upstream_transport_error(
                 self.name, "malformed_response", "the response has no 'choices'"

@@ -16,7 +16,7 @@ from proxy.providers.anthropic.request import (
 )
 from proxy.providers.anthropic.response import from_anthropic_response, usage_record
 from proxy.providers.anthropic.stream import AnthropicStreamTranslator
-from proxy.providers.base import CallContext, Reply, StreamPipe, UpstreamRequest
+from proxy.providers.base import CallContext, Reply, StreamPipe, UpstreamRequest, load_upstream_json
 from proxy.providers.pipes import TranslatingPipe
 from proxy.request import ChatRequest
 
@@ -57,12 +57,7 @@ class AnthropicAdapter:
         return UpstreamRequest(self._url, self._headers, orjson.dumps(body), req.stream)
 
     def parse_response(self, payload: bytes, ctx: CallContext) -> Reply:
-        try:
-            message = orjson.loads(payload)
-        except orjson.JSONDecodeError as exc:
-            raise upstream_transport_error(
-                self.name, "malformed_response", "the response body is not JSON"
-            ) from exc
+        message = load_upstream_json(payload, self.name)
         if not isinstance(message, dict) or message.get("type") != "message":
             raise upstream_transport_error(
                 self.name, "malformed_response", "the response is not a Messages API message"

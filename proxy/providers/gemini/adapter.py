@@ -27,7 +27,7 @@ import orjson
 
 from proxy.config import ConfigError, ProviderConfig, check_options, provider_option
 from proxy.errors import UpstreamError, upstream_transport_error
-from proxy.providers.base import CallContext, Reply, UpstreamRequest
+from proxy.providers.base import CallContext, Reply, UpstreamRequest, load_upstream_json
 from proxy.providers.gemini.errors import error_from_object, gemini_error
 from proxy.providers.gemini.request import RequestOptions, ThinkingStyle, to_gemini_request
 from proxy.providers.gemini.response import MalformedResponse, from_gemini_response, usage_of
@@ -75,12 +75,7 @@ class GeminiAdapter:
         return UpstreamRequest(url, self._headers, orjson.dumps(body), req.stream)
 
     def parse_response(self, payload: bytes, ctx: CallContext) -> Reply:
-        try:
-            parsed = orjson.loads(payload)
-        except orjson.JSONDecodeError as exc:
-            raise upstream_transport_error(
-                self.name, "malformed_response", "the response body is not JSON"
-            ) from exc
+        parsed = load_upstream_json(payload, self.name)
         if isinstance(parsed, dict) and isinstance(parsed.get("error"), dict):
             raise error_from_object(self.name, None, parsed["error"], secrets=self._secrets)
         try:
