@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import uuid
 from collections.abc import AsyncIterator, Callable
 
 from starlette.applications import Starlette
@@ -20,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from proxy import endpoints
 from proxy.config import Config
 from proxy.errors import ProxyError
+from proxy.ids import new_id
 from proxy.lifecycle import AdmissionMiddleware, Lifecycle, signal_handlers
 from proxy.logs import REQUEST_ID
 from proxy.state import Gateway
@@ -111,7 +111,7 @@ class RequestIdMiddleware:
                 if _SAFE_ID.fullmatch(text):
                     request_id = text
                 break
-        request_id = request_id or uuid.uuid4().hex
+        request_id = request_id or new_id()
         scope.setdefault("state", {})["request_id"] = request_id
         token = REQUEST_ID.set(request_id)
         header = (b"x-request-id", request_id.encode())

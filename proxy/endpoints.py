@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import uuid
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, TypeVar
 
@@ -23,6 +22,7 @@ from proxy.errors import (
     not_found,
     unsupported_media_type,
 )
+from proxy.ids import new_id
 from proxy.request import parse_chat_request
 from proxy.router import new_context
 from proxy.streaming import SSE_HEADERS, pump
@@ -52,7 +52,7 @@ def _lifecycle(request: Request) -> Lifecycle:
 
 
 def request_id_of(request: Request) -> str:
-    return request.scope.get("state", {}).get("request_id") or uuid.uuid4().hex
+    return request.scope.get("state", {}).get("request_id") or new_id()
 
 
 async def chat_completions(request: Request) -> Response:
@@ -81,7 +81,7 @@ async def _chat(request: Request, state: AppState, trace: RequestTrace) -> Respo
     trace.model = state.model_label(req.model)
     trace.stream = req.stream
     request_id = request_id_of(request)
-    ctx = new_context(req, f"chatcmpl-{uuid.uuid4().hex}")
+    ctx = new_context(req, f"chatcmpl-{new_id()}")
     router = state.router
     if req.stream:
         stream = await cancel_on_disconnect(

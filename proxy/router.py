@@ -102,8 +102,8 @@ class Router:
     async def complete(
         self, req: ChatRequest, ctx: CallContext, request_id: str, trace: RequestTrace
     ) -> Reply:
-        async def attempt(route: Route, call: CallContext, _: Admission, __: float) -> Reply:
-            return await self._try_complete(route, req, call, request_id)
+        async def attempt(route: Route, call: CallContext, _: Admission, deadline: float) -> Reply:
+            return await self._try_complete(route, req, call, request_id, deadline)
 
         return await self._fallback_loop(req.model, ctx, trace, attempt)
 
@@ -135,8 +135,7 @@ class Router:
                     break
                 started = loop.time()
                 try:
-                    async with asyncio.timeout_at(deadline):
-                        result = await attempt(route, call, admission, deadline)
+                    result = await attempt(route, call, admission, deadline)
                 except (UpstreamError, TimeoutError) as exc:
                     error = _as_upstream_error(exc, route)
                     trace.upstream_seconds += loop.time() - started
@@ -165,16 +164,18 @@ class Router:
         raise self._exhausted(model, attempts, errors)
 
     async def _try_complete(
-        self, route: Route, req: ChatRequest, ctx: CallContext, request_id: str
+        self, route: Route, req: ChatRequest, ctx: CallContext, request_id: str, deadline: float
     ) -> Reply:
         upstream_req = route.adapter.build_request(req, ctx)
-        async with asyncio.timeout(route.upstream.ttfb_timeout):
+        # One timer per attempt: first the time to first byte, then the request deadline.
+        async with asyncio.timeout_at(_ttfb_deadline(route, deadline)) as timer:
             response = await route.upstream.open(upstream_req, request_id)
-        try:
-            limit = self._max_response if response.status_code < 300 else ERROR_BODY_LIMIT
-            body = await route.upstream.read_body(response, limit)
-        finally:
-            await response.aclose()
+            timer.reschedule(deadline)
+            try:
+                limit = self._max_response if response.status_code < 300 else ERROR_BODY_LIMIT
+                body = await route.upstream.read_body(response, limit)
+            finally:
+                await response.aclose()
         if not 200 <= response.status_code < 300:
             raise route.adapter.parse_error(response.status_code, response.headers, body)
         return route.adapter.parse_response(body, ctx)
@@ -191,7 +192,7 @@ class Router:
     ) -> OpenStream:
         upstream_req = route.adapter.build_request(req, ctx)
         # Time to first byte, for a stream, lasts until its first real event.
-        async with asyncio.timeout(route.upstream.ttfb_timeout):
+        async with asyncio.timeout_at(_ttfb_deadline(route, deadline)):
             response = await route.upstream.open(upstream_req, request_id)
             try:
                 if not 200 <= response.status_code < 300:
@@ -248,6 +249,10 @@ class Router:
         return all_deployments_failed(model, attempts, errors, min(positive) if positive else None)
 
 
+def _ttfb_deadline(route: Route, deadline: float) -> float:
+    return min(deadline, asyncio.get_running_loop().time() + route.upstream.ttfb_timeout)
+
+
 async def _first_output(body: AsyncIterator[bytes], pipe: StreamPipe) -> bytes | None:
     async for raw in body:
         out = pipe.feed(raw)
@@ -275,7 +280,7 @@ def _with_model(ctx: CallContext, deployment: Deployment) -> CallContext:
 def _as_upstream_error(exc: UpstreamError | TimeoutError, route: Route) -> UpstreamError:
     if isinstance(exc, UpstreamError):
         return exc
-    return upstream_transport_error(route.health.provider, "timeout", "the request deadline passed")
+    return upstream_transport_error(route.name, "timeout", "no answer in time")
 
 
 AttemptFn = Callable[[Route, CallContext, Admission, float], Awaitable[T]]
