@@ -230,11 +230,17 @@ def upstream_status_error(
     headers: Mapping[str, str] | None = None,
     code: str | None = None,
     param: str | None = None,
+    quota_exhausted: bool = False,
 ) -> UpstreamError:
-    """An UpstreamError for an HTTP error answer; `message` must already be free of secrets."""
+    """An UpstreamError for an HTTP error answer; `message` must already be free of secrets.
+
+    `quota_exhausted`: the adapter recognised a spent quota or budget (a 429 that no
+    Retry-After ends); without it, OpenAI-style codes and messages are recognised here."""
     policy = classify_upstream_status(status)
     retry_after = parse_retry_after(headers.get("retry-after")) if headers else None
-    if status == 429 and retry_after is None and _is_quota_exhausted(code, message):
+    if status == 429 and (
+        quota_exhausted or (retry_after is None and _is_quota_exhausted(code, message))
+    ):
         retry_after = QUOTA_COOLDOWN
     if policy.outcome == "client_error":
         # The client's own mistake: pass the provider's explanation through, in OpenAI shape.
@@ -329,7 +335,9 @@ def all_deployments_failed(
     message = f"All deployments of model '{model}' failed ({summary})."
     headers = {"retry-after": str(max(1, math.ceil(retry_after)))} if retry_after else {}
     if errors and all(e.outcome == "rate_limited" for e in errors):
-        return ProxyError(429, "rate_limit_error", message, "rate_limited", headers=headers)
+        # A 429 always says when to come back, even if that is now (a Retry-After in the past).
+        wait = {"retry-after": str(math.ceil(retry_after or 0))}
+        return ProxyError(429, "rate_limit_error", message, "rate_limited", headers=wait)
     if not errors:
         return ProxyError(
             503, "service_unavailable", message, "no_healthy_deployment", headers=headers

@@ -188,6 +188,12 @@ def observe_attempt(provider: str, outcome: str, seconds: float | None) -> None:
         _auth[provider].inc()
 
 
+def observe_upstream_duration(provider: str, seconds: float) -> None:
+    if not SWITCH.enabled:
+        return
+    _upstream[provider].observe(seconds)
+
+
 def observe_fallback(model: str, from_provider: str, reason: str) -> None:
     if not SWITCH.enabled:
         return

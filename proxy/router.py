@@ -154,9 +154,11 @@ class Router:
                     raise
                 elapsed = loop.time() - started
                 trace.upstream_seconds += elapsed
-                metrics.observe_attempt(route.name, "ok", elapsed)
-                if not isinstance(result, OpenStream):
-                    route.health.record_success(admission)  # a stream's verdict comes at its end
+                if isinstance(result, OpenStream):  # its verdict comes at its end
+                    metrics.observe_upstream_duration(route.name, elapsed)
+                else:
+                    metrics.observe_attempt(route.name, "ok", elapsed)
+                    route.health.record_success(admission)
                 attempts.append(Attempt(route.name, "ok"))
                 trace.provider, trace.upstream_model = deployment.provider, deployment.model
                 trace.price = deployment.price

@@ -42,6 +42,7 @@ async def pump(stream: OpenStream, lifecycle: Lifecycle) -> AsyncIterator[bytes]
                     closing = stream.pipe.finish()
             yield closing
         health.record_success(stream.admission)
+        metrics.observe_attempt(stream.route.name, "ok", None)
         verdict_given = True
     except (UpstreamError, TimeoutError) as exc:
         verdict_given = True
@@ -60,6 +61,7 @@ async def pump(stream: OpenStream, lifecycle: Lifecycle) -> AsyncIterator[bytes]
         yield encode_error_event(error.to_openai_body())
     except BaseException:
         trace.outcome, trace.client_disconnected, status = "client_disconnect", True, 499
+        metrics.observe_attempt(stream.route.name, "client_disconnect", None)
         raise
     finally:
         if not verdict_given:

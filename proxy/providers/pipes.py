@@ -1,21 +1,19 @@
 """Stream pipes: upstream bytes in, client SSE bytes out, with no I/O of their own.
 
 `TranslatingPipe` decodes provider SSE, runs a StreamTranslator and encodes OpenAI chunks.
-`PassthroughPipe` forwards OpenAI-compatible bytes untouched: it only holds back the first
-event (to catch an in-band error before the stream commits) and watches the tail for
-`data: [DONE]` so a truncated stream is never mistaken for a finished one.
+`PassthroughPipe` forwards OpenAI-compatible bytes untouched, whole events at a time, after
+checking each one, so a truncated or corrupt stream is never mistaken for a finished one.
 """
 
 from __future__ import annotations
 
+import re
+
 import orjson
 
-from proxy.errors import UpstreamError, upstream_transport_error
+from proxy.errors import Outcome, UpstreamError, upstream_transport_error
 from proxy.providers.base import StreamTranslator, Usage
-from proxy.sse import DONE, SSEDecoder, SSEProtocolError, encode_chunks
-
-_FIRST_EVENT_LIMIT = 64 * 1024
-_TAIL = 8192
+from proxy.sse import DEFAULT_MAX_LINE, DONE, SSEDecoder, SSEProtocolError, encode_chunks
 
 
 class TranslatingPipe:
@@ -51,103 +49,127 @@ class TranslatingPipe:
 
 
 class PassthroughPipe:
-    def __init__(self, provider: str) -> None:
+    """OpenAI-compatible stream bytes, forwarded untouched but only as whole events.
+
+    Each complete event is checked (its data parses as JSON, its lines are within the cap)
+    before its bytes go out, so a cut or corrupt upstream stream ends in one clean error
+    event rather than a half line glued to it. Nothing is sent until the first data event
+    has been seen to be good: an error event there still falls back.
+    """
+
+    def __init__(self, provider: str, max_line: int = DEFAULT_MAX_LINE) -> None:
         self._provider = provider
-        self._head = b""  # bytes held back until the first data event is known to be good
+        self._max_line = max_line
+        self._pending = b""  # bytes after the last complete event
+        self._held = b""  # complete events not yet sent (before the first data event)
         self._committed = False
-        self._tail = b""
-        self._in_band_error = False
+        self._done = False
+        self._usage: Usage | None = None
 
     def feed(self, raw: bytes) -> bytes:
-        if not self._committed:
-            return self._feed_head(raw)
-        self._remember_tail(raw)
-        return raw
-
-    def _feed_head(self, raw: bytes) -> bytes:
-        head = self._head + raw
-        first = _first_data_event(head)
-        if first is None and len(head) < _FIRST_EVENT_LIMIT:
-            self._head = head
+        buffer = self._pending + raw if self._pending else raw
+        cut = _end_of_last_event(buffer)
+        complete, self._pending = buffer[:cut], buffer[cut:]
+        if len(self._pending) > self._max_line and _longest_line(self._pending) > self._max_line:
+            raise self._failure(
+                "stream_error", f"an event line is longer than {self._max_line} bytes"
+            )
+        if not complete:
             return b""
-        if first is not None:
-            _raise_if_error(first, self._provider)
+        seen_data = self._check(complete)
+        if self._committed:
+            return complete
+        self._held += complete
+        if not seen_data:
+            return b""
         self._committed = True
-        self._head = b""
-        self._remember_tail(head)
-        return head
-
-    def _remember_tail(self, raw: bytes) -> None:
-        if b'{"error"' in raw:
-            self._in_band_error = True
-        self._tail = (self._tail + raw)[-_TAIL:]
+        out, self._held = self._held, b""
+        return out
 
     def finish(self) -> bytes:
-        if not self._committed:
-            # The upstream ended before any data event: nothing useful was said.
-            first = _first_data_event(self._head + b"\n\n")
-            if first is not None:
-                _raise_if_error(first, self._provider)
-            self._tail = self._head
-        if self._in_band_error:
-            raise upstream_transport_error(
-                self._provider, "stream_error", "the stream carried an error event"
-            )
-        if not self._tail.replace(b"\r\n", b"\n").rstrip().endswith(b"data: [DONE]"):
-            raise upstream_transport_error(
-                self._provider, "upstream_truncated", "the stream ended without [DONE]"
-            )
-        return b"" if self._committed else self._head
+        if self._pending.strip():
+            # A last event without its blank line is complete only if it is the [DONE] marker.
+            tail = _data_of_events(self._pending, self._max_line, self._provider)
+            if tail != [b"[DONE]"]:
+                raise self._failure("upstream_truncated", "the stream ended inside an event")
+            self._done = True
+        if not self._done:
+            raise self._failure("upstream_truncated", "the stream ended without [DONE]")
+        out = self._held + self._pending
+        self._held = self._pending = b""
+        return out
 
     @property
     def usage(self) -> Usage | None:
-        return usage_from_tail(self._tail)
+        return self._usage
+
+    def _check(self, block: bytes) -> bool:
+        """Validate the events of a block; True if it carried a data event."""
+        seen = False
+        for data in _data_of_events(block, self._max_line, self._provider):
+            seen = True
+            if data == b"[DONE]":
+                self._done = True
+                continue
+            try:
+                chunk = orjson.loads(data)
+            except orjson.JSONDecodeError as exc:
+                raise self._failure("stream_error", "an event is not JSON") from exc
+            if not isinstance(chunk, dict):
+                raise self._failure("stream_error", "an event is not a JSON object")
+            if "error" in chunk:
+                raise _in_band_error(chunk["error"], self._provider)
+            if chunk.get("usage"):
+                self._usage = usage_from_openai(chunk["usage"])
+        return seen
+
+    def _failure(self, outcome: Outcome, detail: str) -> UpstreamError:
+        return upstream_transport_error(self._provider, outcome, detail)
 
 
-def _first_data_event(buffer: bytes) -> bytes | None:
-    """The data of the first complete event carrying data; comments and pings are skipped."""
-    text = buffer.replace(b"\r\n", b"\n")
-    start = 0
-    while True:
-        end = text.find(b"\n\n", start)
-        if end < 0:
-            return None
-        lines = [ln for ln in text[start:end].split(b"\n") if ln.startswith(b"data:")]
-        if lines:
-            return b"\n".join(ln[5:].lstrip(b" ") for ln in lines)
-        start = end + 2
+def _end_of_last_event(buffer: bytes) -> int:
+    """Index just past the last blank line (the end of the last complete event)."""
+    if b"\r" not in buffer:
+        at = buffer.rfind(b"\n\n")
+        return at + 2 if at >= 0 else 0
+    end = 0
+    previous_blank = True
+    for match in _LINE.finditer(buffer):
+        line_is_blank = match.start() == match.end() - len(match.group(1))
+        if line_is_blank and not previous_blank:
+            end = match.end()
+        previous_blank = line_is_blank
+    return end
 
 
-def _raise_if_error(data: bytes, provider: str) -> None:
-    if not data.lstrip().startswith(b"{"):
-        return
-    try:
-        payload = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise upstream_transport_error(provider, "stream_error", "first event is not JSON") from exc
-    if isinstance(payload, dict) and "error" in payload:
-        error = payload["error"]
-        message = error.get("message") if isinstance(error, dict) else None
-        failure: UpstreamError = upstream_transport_error(
-            provider, "stream_error", f"error event before any content: {str(message)[:200]}"
-        )
-        raise failure
+_LINE = re.compile(rb"[^\r\n]*(\r\n|\r|\n)")
 
 
-def usage_from_tail(tail: bytes) -> Usage | None:
-    """Usage of an OpenAI-style stream: the last data event that has a `usage` object."""
-    at = tail.rfind(b'"usage"')
-    if at < 0:
-        return None
-    start = tail.rfind(b"data:", 0, at)
-    end = tail.find(b"\n", at)
-    if start < 0 or end < 0:
-        return None
-    try:
-        chunk = orjson.loads(tail[start + 5 : end])
-    except orjson.JSONDecodeError:
-        return None
-    return usage_from_openai(chunk.get("usage") if isinstance(chunk, dict) else None)
+def _data_of_events(block: bytes, max_line: int, provider: str) -> list[bytes]:
+    text = block.replace(b"\r\n", b"\n").replace(b"\r", b"\n") if b"\r" in block else block
+    payloads = []
+    for event in text.split(b"\n\n"):
+        data = [ln for ln in event.split(b"\n") if ln.startswith(b"data:")]
+        if any(len(ln) > max_line for ln in data):
+            raise upstream_transport_error(
+                provider, "stream_error", f"an event line is longer than {max_line} bytes"
+            )
+        if data:
+            payloads.append(
+                b"\n".join(ln[6:] if ln[5:6] == b" " else ln[5:] for ln in data).strip()
+            )
+    return payloads
+
+
+def _longest_line(buffer: bytes) -> int:
+    return max(len(line) for line in buffer.replace(b"\r", b"\n").split(b"\n"))
+
+
+def _in_band_error(error: object, provider: str) -> UpstreamError:
+    message = error.get("message") if isinstance(error, dict) else error
+    return upstream_transport_error(
+        provider, "stream_error", f"the stream carried an error: {str(message)[:200]}"
+    )
 
 
 def usage_from_openai(usage: object) -> Usage | None:

@@ -21,7 +21,7 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from pydantic import TypeAdapter
 
 from proxy.config import ConfigError, ProviderConfig, Secret
-from proxy.errors import ProxyError, UpstreamError
+from proxy.errors import QUOTA_COOLDOWN, ProxyError, UpstreamError
 from proxy.providers.anthropic import (
     FINISH_REASONS,
     AnthropicAdapter,
@@ -473,7 +473,7 @@ def test_non_json_error_message_is_short_and_generic() -> None:
 def test_spend_limit_detected_by_message() -> None:
     body = {"type": "error", "error": {"type": "rate_limit_error", "message": "Spend limit hit."}}
     error = anthropic_error("claude", 429, {"retry-after": "30"}, orjson.dumps(body))
-    assert error.retry_after is None
+    assert error.retry_after == QUOTA_COOLDOWN  # a spent budget: the longest cooldown
     plain = {"type": "error", "error": {"type": "rate_limit_error", "message": "Slow down."}}
     assert (
         anthropic_error("claude", 429, {"retry-after": "30"}, orjson.dumps(plain)).retry_after == 30

@@ -41,15 +41,34 @@ def test_first_event_error_raises_before_commit() -> None:
     ("stream", "outcome"),
     [
         (CHUNK + CHUNK, "upstream_truncated"),
+        (CHUNK + CHUNK[:20], "upstream_truncated"),
         (CHUNK + b'data: {"error": {"message": "x"}}\n\n', "stream_error"),
+        (CHUNK + b"data: {not json\n\n", "stream_error"),
+        (CHUNK + b"data: " + b"x" * (2 << 20) + b"\n\n", "stream_error"),
+        (CHUNK + b"data: " + b"x" * (2 << 20), "stream_error"),
     ],
 )
-def test_unfinished_streams_raise_at_finish(stream: bytes, outcome: str) -> None:
+def test_broken_streams_raise(stream: bytes, outcome: str) -> None:
     pipe = PassthroughPipe("p")
-    pipe.feed(stream)
     with pytest.raises(UpstreamError) as info:
+        pipe.feed(stream)
         pipe.finish()
     assert info.value.outcome == outcome
+
+
+def test_only_whole_events_are_forwarded() -> None:
+    pipe = PassthroughPipe("p")
+    assert pipe.feed(CHUNK + CHUNK[:20]) == CHUNK
+    assert pipe.feed(CHUNK[20:]) == CHUNK
+
+
+@pytest.mark.parametrize("eol", [b"\r", b"\r\n"])
+@pytest.mark.parametrize("split", [1, 7, 10_000])
+def test_other_line_endings_pass_untouched(eol: bytes, split: int) -> None:
+    data = STREAM.replace(b"\n", eol)
+    pipe = PassthroughPipe("p")
+    out = b"".join(pipe.feed(data[i : i + split]) for i in range(0, len(data), split))
+    assert out + pipe.finish() == data
 
 
 def test_crlf_done_is_recognised() -> None:

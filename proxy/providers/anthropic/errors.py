@@ -47,11 +47,12 @@ def anthropic_error(
 ) -> UpstreamError:
     """A non-2xx Anthropic answer -> UpstreamError, with Anthropic's error type as `code`."""
     kind, message, error_code = _read_body(payload, tuple(s for s in secrets if s))
-    if status == 429 and _is_spend_limit(error_code, message):
-        # A spend limit lasts until the billing period or tier changes: no Retry-After is
-        # meaningful, so none is passed on (a cooldown of seconds would only invite retries).
-        headers = None
-    return upstream_status_error(provider, status, message, headers, code=kind)
+    # A spend limit lasts until the billing period or tier changes: the provider cools down
+    # for the longest time, whatever Retry-After says.
+    quota = status == 429 and _is_spend_limit(error_code, message)
+    return upstream_status_error(
+        provider, status, message, None if quota else headers, code=kind, quota_exhausted=quota
+    )
 
 
 def stream_error(provider: str, kind: Any, message: Any) -> UpstreamError:

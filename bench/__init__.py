@@ -1,0 +1,1 @@
+"""Throughput, latency and CPU benchmark for the proxy: `python -m bench` (see bench/README.md)."""

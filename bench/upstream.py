@@ -1,0 +1,220 @@
+"""A very cheap fake OpenAI-compatible upstream: `python -m bench.upstream --port 9000`.
+
+A raw asyncio Protocol speaking just enough HTTP/1.1 (keep-alive, Content-Length request
+bodies) to answer any `POST .../chat/completions` with precomputed bytes:
+
+- non-stream: one fixed chat.completion JSON body;
+- stream (`"stream": true` in the body): chunked `text/event-stream`, `--chunks` data
+  events, each written as its own HTTP chunk, then `data: [DONE]`. No delay between chunks
+  unless `--chunk-delay-ms` is given.
+
+`GET` on any path answers 200 `{"status":"ok"}` (readiness). It prints `ready` on stdout
+once listening. Nothing is parsed beyond the request head and a substring test on the body,
+so the upstream costs a few microseconds per request and the benchmark measures the proxy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from typing import cast
+
+STREAM_MARKERS = (b'"stream":true', b'"stream": true')
+_MODEL = "gpt-upstream"
+_ID = "chatcmpl-bench0000000000000000000000"
+
+
+def completion_body() -> bytes:
+    created = int(time.time())
+    body = {
+        "id": _ID,
+        "object": "chat.completion",
+        "created": created,
+        "model": _MODEL,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": "Hello! How can I help you today?"},
+                "logprobs": None,
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 9, "completion_tokens": 9, "total_tokens": 18},
+    }
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def stream_events(chunks: int) -> list[bytes]:
+    """`chunks` SSE data events (role first, finish_reason last) and the [DONE] event."""
+    created = int(time.time())
+    events = []
+    for i in range(chunks):
+        delta: dict[str, str] = {"content": f"tok{i} "}
+        if i == 0:
+            delta = {"role": "assistant", "content": ""}
+        finish = "stop" if i == chunks - 1 else None
+        chunk = {
+            "id": _ID,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": _MODEL,
+            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+        }
+        events.append(b"data: " + json.dumps(chunk, separators=(",", ":")).encode() + b"\n\n")
+    events.append(b"data: [DONE]\n\n")
+    return events
+
+
+def http_chunk(data: bytes) -> bytes:
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+class Responses:
+    """Every byte the server will ever write, computed once."""
+
+    def __init__(self, chunks: int) -> None:
+        body = completion_body()
+        self.json = (
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+            b"content-length: %d\r\n\r\n%s" % (len(body), body)
+        )
+        health = b'{"status":"ok"}'
+        self.health = (
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+            b"content-length: %d\r\n\r\n%s" % (len(health), health)
+        )
+        self.stream_head = (
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+            b"cache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n"
+        )
+        events = [http_chunk(e) for e in stream_events(chunks)]
+        events[-1] += b"0\r\n\r\n"  # the end of the chunked body travels with [DONE]
+        self.stream_parts = events
+        self.bad_request = (
+            b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+        )
+
+
+def content_length(head: bytes) -> int | None:
+    """The Content-Length of a request head (None when absent or malformed)."""
+    lower = head.lower()
+    at = lower.find(b"\r\ncontent-length:")
+    if at < 0:
+        return 0 if b"\r\ntransfer-encoding:" not in lower else None
+    end = lower.find(b"\r\n", at + 2)
+    value = lower[at + 17 : end if end >= 0 else len(lower)].strip()
+    return int(value) if value.isdigit() else None
+
+
+class UpstreamProtocol(asyncio.Protocol):
+    def __init__(self, responses: Responses, chunk_delay: float) -> None:
+        self._responses = responses
+        self._chunk_delay = chunk_delay
+        self._buffer = bytearray()
+        self._transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._transport = None
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        while self._transport is not None and self._handle_one():
+            pass
+
+    def _handle_one(self) -> bool:
+        """Answer the first complete request in the buffer; False when there is none."""
+        end = self._buffer.find(b"\r\n\r\n")
+        if end < 0:
+            return False
+        head = bytes(self._buffer[:end])
+        length = content_length(head)
+        if length is None:
+            self._reply_and_close(self._responses.bad_request)
+            return False
+        total = end + 4 + length
+        if len(self._buffer) < total:
+            return False
+        body = bytes(self._buffer[end + 4 : total])
+        del self._buffer[:total]
+        self._answer(head, body)
+        return True
+
+    def _answer(self, head: bytes, body: bytes) -> None:
+        transport = self._transport
+        assert transport is not None
+        if head.startswith(b"GET "):
+            transport.write(self._responses.health)
+        elif any(marker in body for marker in STREAM_MARKERS):
+            self._stream(transport)
+        else:
+            transport.write(self._responses.json)
+        if b"\r\nconnection: close" in head.lower():
+            transport.close()
+
+    def _stream(self, transport: asyncio.Transport) -> None:
+        transport.write(self._responses.stream_head)
+        if not self._chunk_delay:
+            for part in self._responses.stream_parts:
+                transport.write(part)  # one write (one segment) per SSE event
+            return
+        loop = asyncio.get_running_loop()
+        parts = self._responses.stream_parts
+        for i, part in enumerate(parts):
+            loop.call_later(self._chunk_delay * i, _write_if_open, transport, part)
+
+    def _reply_and_close(self, data: bytes) -> None:
+        if self._transport is not None:
+            self._transport.write(data)
+            self._transport.close()
+
+
+def _write_if_open(transport: asyncio.Transport, data: bytes) -> None:
+    if not transport.is_closing():
+        transport.write(data)
+
+
+async def serve(host: str, port: int, chunks: int, chunk_delay: float) -> None:
+    loop = asyncio.get_running_loop()
+    responses = Responses(chunks)
+    server = await loop.create_server(
+        lambda: UpstreamProtocol(responses, chunk_delay), host, port, backlog=4096
+    )
+    print("ready", flush=True)
+    async with server:
+        await server.serve_forever()
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.upstream", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--chunks", type=int, default=20, help="SSE data events per stream")
+    parser.add_argument("--chunk-delay-ms", type=float, default=0.0)
+    return parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> None:
+    coro = serve(args.host, args.port, args.chunks, args.chunk_delay_ms / 1000)
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(coro)
+        return
+    uvloop.run(coro)
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        run(parse_args(argv))
+    except KeyboardInterrupt:
+        sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
