@@ -45,22 +45,34 @@ class Upstream:
         # is the larger of the two; a shorter idle timeout is enforced per read instead.
         read = max(config.ttfb_timeout, config.idle_timeout)
         self._idle = config.idle_timeout if config.idle_timeout < read else None
-        timeout = httpx.Timeout(
-            connect=config.connect_timeout, read=read, write=read, pool=config.ttfb_timeout
-        )
-        self._client = httpx.AsyncClient(
-            transport=transport, timeout=timeout, follow_redirects=False, trust_env=False
-        )
+        timeout = {"connect": config.connect_timeout, "read": read, "write": read}
+        self._extensions = {"timeout": {**timeout, "pool": config.ttfb_timeout}}
+        # The transport is called directly, not through httpx.AsyncClient: the client's
+        # request building, cookie jar and redirect machinery cost a quarter of the proxy's
+        # CPU per request (bench/), and a shared cookie jar would replay one caller's
+        # upstream Set-Cookie on everybody's requests. No redirects are followed: a 3xx is
+        # just a response.
+        self._transport = transport
+        self._urls: dict[str, httpx.URL] = {}
 
     async def open(self, req: UpstreamRequest, request_id: str) -> httpx.Response:
         """Send the request and return once the response headers are in. The caller must
         close the response (`await response.aclose()`) in a `finally`."""
-        headers = {**req.headers, "x-request-id": request_id}
-        request = self._client.build_request("POST", req.url, headers=headers, content=req.body)
+        url = self._urls.get(req.url) or self._parsed(req.url)
+        headers = [*req.headers.items(), ("x-request-id", request_id)]
+        request = httpx.Request(
+            "POST", url, headers=headers, content=req.body, extensions=self._extensions
+        )
         try:
-            return await self._client.send(request, stream=True)
+            return await self._transport.handle_async_request(request)
         except TRANSPORT_ERRORS as exc:
             raise transport_failure(self.provider, exc, before_response=True) from exc
+
+    def _parsed(self, url: str) -> httpx.URL:
+        if len(self._urls) > 1024:  # one per upstream model: small unless models churn
+            self._urls.clear()
+        parsed = self._urls[url] = httpx.URL(url)
+        return parsed
 
     async def read_body(self, response: httpx.Response, limit: int) -> bytes:
         """The whole body, aborted at `limit` bytes so a huge reply cannot exhaust memory."""
@@ -95,7 +107,7 @@ class Upstream:
             raise upstream_transport_error(self.provider, "timeout", "the stream stalled") from exc
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._transport.aclose()
 
 
 def transport_failure(provider: str, exc: BaseException, before_response: bool) -> UpstreamError:
