@@ -63,9 +63,9 @@ def start_upstream(
     return Upstream(port, proc.pid)
 
 
-def write_config(workdir: Path, upstream_port: int) -> Path:
+def write_config(workdir: Path, upstream_port: int, extra: str = "") -> Path:
     path = workdir / "bench-proxy.yaml"
-    path.write_text(CONFIG_TEMPLATE.format(port=upstream_port))
+    path.write_text(CONFIG_TEMPLATE.format(port=upstream_port) + extra)
     return path
 
 
@@ -73,11 +73,13 @@ def proxy_env() -> dict[str, str]:
     return {**os.environ, "UP_KEY": UPSTREAM_KEY, "PROXY_API_KEY": CLIENT_KEY}
 
 
-def proxy_command(config: Path, port: int, launcher: list[str] | None = None) -> list[str]:
+def proxy_command(
+    config: Path, port: int, launcher: list[str] | None = None, log_level: str = "warning"
+) -> list[str]:
     """`python -m proxy ...`, or the same module under a launcher (e.g. a profiler)."""
     head = launcher if launcher is not None else [sys.executable, "-m"]
     args = ["--config", str(config), "--host", "127.0.0.1", "--port", str(port)]
-    return [*head, "proxy", *args, "--log-level", "warning"]
+    return [*head, "proxy", *args, "--log-level", log_level]
 
 
 def start_proxy(
@@ -86,10 +88,13 @@ def start_proxy(
     upstream: Upstream,
     launcher: list[str] | None = None,
     stop_signal: int | None = None,
+    extra_config: str = "",
+    log_level: str = "warning",
 ) -> Proxy:
     """Spawn the proxy pinned to its core; time to ready is spawn to the first 200 /health."""
     port = procs.free_port()
-    cmd = proxy_command(write_config(workdir, upstream.port), port, launcher)
+    config = write_config(workdir, upstream.port, extra_config)
+    cmd = proxy_command(config, port, launcher, log_level)
     log = workdir / "proxy.log"
     spawned = time.perf_counter()
     proc = procs.spawn(cmd, procs.PROXY_CORE, log, env=proxy_env())

@@ -223,6 +223,7 @@ def test_workers_aggregate_metrics(
                 == 200
             )
     samples = scrape(proxy.url)
+    proxy.stop()  # log lines are written in batches: read them once the process is done
     assert value(samples, "proxy_requests_total", model="gpt", provider="up", status="200") == 30
     assert value(samples, "proxy_tokens_total", model="gpt", provider="up", kind="prompt") == 150
     pids = {
