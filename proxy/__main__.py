@@ -106,6 +106,10 @@ def main(argv: list[str] | None = None) -> None:
         workers=args.workers,
         log_config=None,  # ours, set up by setup_logging
         access_log=False,
+        # Client addresses are not used, and X-Forwarded-* from callers is not trusted: skip
+        # uvicorn's proxy-headers layer on every request.
+        proxy_headers=False,
+        server_header=False,
         loop="uvloop",
         http="httptools",
         # A backstop only: the app drains itself before uvicorn starts shutting down.

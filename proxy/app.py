@@ -21,7 +21,7 @@ from proxy.config import Config
 from proxy.errors import ProxyError
 from proxy.ids import new_id
 from proxy.lifecycle import AdmissionMiddleware, Lifecycle, signal_handlers
-from proxy.logs import REQUEST_ID
+from proxy.logs import REQUEST_ID, flush_logs
 from proxy.state import Gateway
 from proxy.upstream import TransportFactory, aiohttp_transport
 
@@ -45,6 +45,7 @@ def build_app(
                 yield
         finally:
             await gateway.aclose()
+            flush_logs()
 
     app = Starlette(
         routes=[

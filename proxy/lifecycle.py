@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from proxy import metrics
 from proxy.errors import ProxyError, overloaded, shutting_down
+from proxy.logs import flush_logs
 
 log = logging.getLogger("proxy.lifecycle")
 
@@ -73,6 +74,7 @@ class Lifecycle:
         while self.in_flight and loop.time() < self.drain_deadline + 0.5:
             await asyncio.sleep(0.05)
         log.warning("drained (%d still in flight); exiting", self.in_flight)
+        flush_logs()
         exit_server()
 
 

@@ -108,6 +108,7 @@ class BufferedStreamHandler(logging.Handler):
         self._pending: list[str] = []
         self._batch = batch
         self._interval = flush_interval
+        self._wake = threading.Event()  # never set: an interruptible, GIL-free sleep
         self._flusher = threading.Thread(target=self._flush_forever, daemon=True)
         self._flusher.start()
         atexit.register(self.flush)
@@ -136,7 +137,7 @@ class BufferedStreamHandler(logging.Handler):
 
     def _flush_forever(self) -> None:
         while True:
-            time.sleep(self._interval)
+            self._wake.wait(self._interval)
             self.flush()
 
 
@@ -155,6 +156,13 @@ def setup_logging(level: str = "info", fmt: LogFormat = "json") -> None:
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").disabled = True  # our access line replaces it
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per upstream call is noise
+
+
+def flush_logs() -> None:
+    """Write out batched lines now: uvicorn ends a process by re-raising SIGTERM after its
+    shutdown, which skips atexit, so shutdown paths flush explicitly."""
+    for handler in logging.getLogger().handlers:
+        handler.flush()
 
 
 def register_secrets(secrets: Iterable[str]) -> None:
