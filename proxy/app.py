@@ -25,8 +25,6 @@ from proxy.logs import REQUEST_ID, flush_logs
 from proxy.state import Gateway
 from proxy.upstream import TransportFactory, aiohttp_transport
 
-ADMIN_PATHS = ("/metrics", "/admin/")
-
 
 def build_app(
     config: Config,

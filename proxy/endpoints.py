@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, TypeVar
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from proxy.state import AppState, Gateway
 
 T = TypeVar("T")
+log = logging.getLogger("proxy")
 JSON = "application/json"
 _JSON_TYPE = re.compile(r"^\s*application/([\w.+-]+\+)?json\s*(;.*)?$", re.IGNORECASE)
 
@@ -247,7 +249,5 @@ async def on_http_exception(request: Request, exc: Exception) -> Response:
 
 
 async def on_unexpected(request: Request, exc: Exception) -> Response:
-    import logging
-
-    logging.getLogger("proxy").exception("unhandled error", exc_info=exc)
+    log.exception("unhandled error", exc_info=exc)
     return error_response(internal_error())

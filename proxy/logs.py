@@ -25,7 +25,6 @@ REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
 LogFormat = Literal["json", "text"]
 
 _URL_KEY = re.compile(r"([?&](?:key|api_key|apikey)=)[^&\s\"']+", re.IGNORECASE)
-_RESERVED = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "fields"}
 
 
 class _Redactor:

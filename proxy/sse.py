@@ -94,10 +94,6 @@ class SSEDecoder:
         # as the spec says.
 
 
-def encode_chunk(chunk: dict[str, Any]) -> bytes:
-    return b"data: " + orjson.dumps(chunk) + b"\n\n"
-
-
 def encode_chunks(chunks: list[dict[str, Any]]) -> bytes:
     return b"".join(b"data: " + orjson.dumps(c) + b"\n\n" for c in chunks)
 
