@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from proxy import metrics
 from proxy.errors import ProxyError, overloaded, shutting_down
@@ -155,11 +155,26 @@ class AdmissionMiddleware:
             return
         life.in_flight += 1
         metrics.IN_FLIGHT.inc()
+        held = True
+
+        def release() -> None:
+            nonlocal held
+            if held:
+                held = False
+                life.in_flight -= 1
+                metrics.IN_FLIGHT.dec()
+
+        async def send_and_release(message: Message) -> None:
+            await send(message)
+            # The slot frees with the response's last byte, not when the handler unwinds:
+            # a client that got its whole answer may send the next request at once.
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                release()
+
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, send_and_release)
         finally:
-            life.in_flight -= 1
-            metrics.IN_FLIGHT.dec()
+            release()
 
 
 async def _send_error(send: Send, error: ProxyError) -> None:
