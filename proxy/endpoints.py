@@ -1,42 +1,27 @@
-"""Thin HTTP handlers: the only module that touches Starlette requests and responses."""
+"""Thin HTTP handlers for everything but chat completions (chat.py): models, health,
+metrics, admin; and the Starlette exception handlers, all through asgi.error_parts."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import re
-from collections.abc import Awaitable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from proxy import metrics
-from proxy.errors import (
-    ProxyError,
-    body_too_large,
-    internal_error,
-    method_not_allowed,
-    not_found,
-    unsupported_media_type,
-)
-from proxy.ids import new_id
-from proxy.request import parse_chat_request
-from proxy.router import new_context
-from proxy.streaming import SSE_HEADERS, pump
-from proxy.trace import RequestTrace
+from proxy.asgi import error_parts
+from proxy.errors import ProxyError, internal_error, method_not_allowed, not_found
 
 if TYPE_CHECKING:
     from proxy.lifecycle import Lifecycle
     from proxy.state import AppState, Gateway
 
-T = TypeVar("T")
 log = logging.getLogger("proxy")
 JSON = "application/json"
-_JSON_TYPE = re.compile(r"^\s*application/([\w.+-]+\+)?json\s*(;.*)?$", re.IGNORECASE)
 
 
 def _gateway(request: Request) -> Gateway:
@@ -53,96 +38,10 @@ def _lifecycle(request: Request) -> Lifecycle:
     return _gateway(request).lifecycle
 
 
-def request_id_of(request: Request) -> str:
-    return request.scope.get("state", {}).get("request_id") or new_id()
-
-
-async def chat_completions(request: Request) -> Response:
-    state = _state(request)
-    trace = RequestTrace(metrics.OTHER, stream=False)
-    try:
-        return await _chat(request, state, trace)
-    except ProxyError as error:
-        trace.outcome = getattr(error, "outcome", None) or error.code or error.type
-        trace.finish(error.status)
-        raise
-    except ClientDisconnected:
-        trace.outcome, trace.client_disconnected = "client_disconnect", True
-        trace.finish(499)
-        raise
-
-
-async def _chat(request: Request, state: AppState, trace: RequestTrace) -> Response:
-    headers = request.headers
-    state.auth.check(headers.get("authorization"), headers.get("x-api-key"))
-    content_type = headers.get("content-type")
-    if content_type is not None and not _JSON_TYPE.match(content_type):
-        raise unsupported_media_type(content_type)
-    raw = await _read_body(request, state.max_body_bytes)
-    req = parse_chat_request(raw)
-    trace.model = state.model_label(req.model)
-    trace.stream = req.stream
-    request_id = request_id_of(request)
-    ctx = new_context(req, f"chatcmpl-{new_id()}")
-    router = state.router
-    if req.stream:
-        stream = await cancel_on_disconnect(
-            request, router.open_stream(req, ctx, request_id, trace)
-        )
-        return StreamingResponse(
-            pump(stream, _lifecycle(request)),
-            media_type="text/event-stream",
-            headers={**SSE_HEADERS, **_served_headers(trace)},
-        )
-    reply = await cancel_on_disconnect(request, router.complete(req, ctx, request_id, trace))
-    trace.usage = reply.usage
-    trace.finish(200)
-    return Response(reply.body, media_type=JSON, headers=_served_headers(trace))
-
-
-class ClientDisconnected(Exception):
-    """The client went away while we waited on an upstream; nobody is left to answer."""
-
-
-# Watching for a disconnect costs a task per request; a request answered within this time
-# does not need one, and a slower one is still cancelled well within a second.
-WATCH_AFTER = 0.05
-
-
-async def cancel_on_disconnect(request: Request, work: Awaitable[T]) -> T:
-    """Await `work`, cancelling it (and so the upstream request) if the client disconnects.
-
-    Starlette does not cancel a plain handler when its client goes away, so without this a
-    disconnected client would keep the upstream call (and its bill) running."""
-    handler = asyncio.current_task()
-    assert handler is not None
-    loop = asyncio.get_running_loop()
-    watchers: list[asyncio.Task[bool]] = []
-
-    def watch() -> None:
-        watchers.append(loop.create_task(_cancel_when_disconnected(request, handler)))
-
-    timer = loop.call_later(WATCH_AFTER, watch)
-    try:
-        return await work
-    except asyncio.CancelledError:
-        watcher = watchers[0] if watchers else None
-        if watcher is None or not watcher.done() or watcher.cancelled() or not watcher.result():
-            raise
-        handler.uncancel()
-        raise ClientDisconnected from None
-    finally:
-        timer.cancel()
-        for watcher in watchers:
-            watcher.cancel()
-
-
-async def _cancel_when_disconnected(request: Request, handler: asyncio.Task[object]) -> bool:
-    while True:
-        message = await request.receive()
-        if message["type"] == "http.disconnect":
-            handler.cancel()
-            return True
+async def served_at_edge(request: Request) -> Response:
+    """Never reached: the edge (edge.py) answers POST /v1/chat/completions itself; the
+    route exists so that other methods get the router's 405."""
+    raise RuntimeError("chat completions must be dispatched by the edge")
 
 
 async def list_models(request: Request) -> Response:
@@ -165,10 +64,6 @@ async def ready(request: Request) -> Response:
         body = {"status": "unavailable", "unavailable_providers": unavailable}
         return Response(orjson.dumps(body), status_code=503, media_type=JSON)
     return Response(b'{"status":"ready"}', media_type=JSON)
-
-
-async def on_client_disconnected(request: Request, exc: Exception) -> Response:
-    return Response(status_code=499)  # nobody reads it; nginx's code for the record
 
 
 async def prometheus(request: Request) -> Response:
@@ -197,38 +92,12 @@ def _check_admin(request: Request) -> None:
         admin_key.check(request.headers.get("authorization"), None)
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise body_too_large(limit)  # before reading a byte of it
-    parts: list[bytes] = []
-    size = 0
-    async for part in request.stream():
-        size += len(part)
-        if size > limit:
-            raise body_too_large(limit)
-        parts.append(part)
-    return b"".join(parts)
-
-
-def _served_headers(trace: RequestTrace) -> dict[str, str]:
-    return {
-        "x-proxy-provider": trace.provider,
-        "x-proxy-upstream-model": trace.upstream_model or "",
-        "x-proxy-attempts": str(sum(not a.outcome.startswith("skipped") for a in trace.attempts)),
-    }
-
-
 # --- error mapping: the one place a ProxyError becomes an HTTP response -----------------
 
 
 def error_response(error: ProxyError) -> Response:
-    return Response(
-        error.to_openai_body(),
-        status_code=error.status,
-        media_type=JSON,
-        headers=dict(error.headers),
-    )
+    body, headers = error_parts(error)
+    return Response(body, error.status, {k.decode(): v.decode() for k, v in headers})
 
 
 async def on_proxy_error(request: Request, exc: Exception) -> Response:

@@ -18,10 +18,6 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from proxy import metrics
-from proxy.errors import ProxyError, overloaded, shutting_down
 from proxy.logs import flush_logs
 
 log = logging.getLogger("proxy.lifecycle")
@@ -128,61 +124,3 @@ async def _run(work: Callable[[], Awaitable[object]]) -> None:
 
 def _noop() -> None:
     return None
-
-
-class AdmissionMiddleware:
-    """Pure ASGI: counts API requests in flight and refuses beyond the limit or while
-    draining, in microseconds and without touching an upstream. Health and metrics
-    paths are exempt so probes stay fast under saturation."""
-
-    def __init__(self, app: ASGIApp, lifecycle: Lifecycle) -> None:
-        self.app = app
-        self.lifecycle = lifecycle
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
-            await self.app(scope, receive, send)
-            return
-        life = self.lifecycle
-        refusal: ProxyError | None = None
-        if life.draining:
-            refusal = shutting_down()
-        elif life.in_flight >= life.max_in_flight:
-            refusal = overloaded()
-        if refusal is not None:
-            metrics.observe_rejected("draining" if life.draining else "overload")
-            await _send_error(send, refusal)
-            return
-        life.in_flight += 1
-        metrics.IN_FLIGHT.inc()
-        held = True
-
-        def release() -> None:
-            nonlocal held
-            if held:
-                held = False
-                life.in_flight -= 1
-                metrics.IN_FLIGHT.dec()
-
-        async def send_and_release(message: Message) -> None:
-            await send(message)
-            # The slot frees with the response's last byte, not when the handler unwinds:
-            # a client that got its whole answer may send the next request at once.
-            if message["type"] == "http.response.body" and not message.get("more_body"):
-                release()
-
-        try:
-            await self.app(scope, receive, send_and_release)
-        finally:
-            release()
-
-
-async def _send_error(send: Send, error: ProxyError) -> None:
-    body = error.to_openai_body()
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        *((k.encode(), v.encode()) for k, v in error.headers.items()),
-    ]
-    await send({"type": "http.response.start", "status": error.status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})

@@ -4,13 +4,14 @@ After the commit point nothing may fall back: an upstream failure (stall, reset,
 close without the terminal event, malformed SSE, the request deadline) ends the client's
 stream with one OpenAI-shaped `data: {"error": ...}` event and no [DONE], charges the
 provider's breaker, and closes the upstream response. A client disconnect cancels this
-generator; the upstream is closed and the provider is not blamed.
+generator; the upstream is closed and the provider is not blamed. The caller finishes the
+trace once the response's last byte is out.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from proxy import metrics
 from proxy.errors import UpstreamError, stream_cut_by_shutdown, upstream_transport_error
@@ -24,11 +25,10 @@ SSE_HEADERS = {
 }
 
 
-async def pump(stream: OpenStream, lifecycle: Lifecycle) -> AsyncIterator[bytes]:
+async def pump(stream: OpenStream, lifecycle: Lifecycle) -> AsyncGenerator[bytes, None]:
     health = stream.route.health
     trace = stream.trace
     verdict_given = False
-    status = 200
     try:
         trace.mark_first_byte()
         yield stream.first
@@ -60,7 +60,7 @@ async def pump(stream: OpenStream, lifecycle: Lifecycle) -> AsyncIterator[bytes]
         metrics.observe_attempt(stream.route.name, error.outcome, None)
         yield encode_error_event(error.to_openai_body())
     except BaseException:
-        trace.outcome, trace.client_disconnected, status = "client_disconnect", True, 499
+        trace.outcome, trace.client_disconnected = "client_disconnect", True
         metrics.observe_attempt(stream.route.name, "client_disconnect", None)
         raise
     finally:
@@ -68,7 +68,6 @@ async def pump(stream: OpenStream, lifecycle: Lifecycle) -> AsyncIterator[bytes]
             health.release(stream.admission)
         await stream.response.aclose()
         trace.usage = stream.pipe.usage
-        trace.finish(status)
 
 
 def _deadline_error(stream: OpenStream) -> UpstreamError:
