@@ -9,12 +9,13 @@ never retries on its own: retry policy belongs to router.py.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
 
 import aiohttp
 import httpx
-from httpx_aiohttp import AiohttpTransport
 
+from proxy.aiohttp_transport import LeanAiohttpTransport
 from proxy.config import ProviderConfig
 from proxy.errors import UpstreamError, upstream_transport_error
 from proxy.providers.base import UpstreamRequest
@@ -27,7 +28,7 @@ TRANSPORT_ERRORS = (httpx.TransportError, aiohttp.ClientError, OSError)
 
 def aiohttp_transport(config: ProviderConfig) -> httpx.AsyncBaseTransport:
     limits = httpx.Limits(max_connections=config.max_connections, keepalive_expiry=30)
-    return AiohttpTransport(limits=limits, retries=0, trust_env=False)
+    return LeanAiohttpTransport(limits=limits, trust_env=False)
 
 
 def httpx_transport(config: ProviderConfig) -> httpx.AsyncBaseTransport:
@@ -53,26 +54,40 @@ class Upstream:
         # upstream Set-Cookie on everybody's requests. No redirects are followed: a 3xx is
         # just a response.
         self._transport = transport
-        self._urls: dict[str, httpx.URL] = {}
+        self._targets: dict[str, _Target] = {}
 
     async def open(self, req: UpstreamRequest, request_id: str) -> httpx.Response:
         """Send the request and return once the response headers are in. The caller must
         close the response (`await response.aclose()`) in a `finally`."""
-        url = self._urls.get(req.url) or self._parsed(req.url)
-        headers = [*req.headers.items(), ("x-request-id", request_id)]
+        target = self._targets.get(req.url)
+        if target is None or target.headers is not req.headers:
+            target = self._target(req)
+        body = req.body
+        headers = [
+            *target.raw_headers,
+            (b"x-request-id", request_id.encode()),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        # Headers already encoded and a ready byte stream: httpx's own header normalisation
+        # and body encoding were most of the cost of building a request.
         request = httpx.Request(
-            "POST", url, headers=headers, content=req.body, extensions=self._extensions
+            "POST",
+            target.url,
+            headers=httpx.Headers(headers),
+            stream=httpx.ByteStream(body),
+            extensions=self._extensions,
         )
+        request.read()
         try:
             return await self._transport.handle_async_request(request)
         except TRANSPORT_ERRORS as exc:
             raise transport_failure(self.provider, exc, before_response=True) from exc
 
-    def _parsed(self, url: str) -> httpx.URL:
-        if len(self._urls) > 1024:  # one per upstream model: small unless models churn
-            self._urls.clear()
-        parsed = self._urls[url] = httpx.URL(url)
-        return parsed
+    def _target(self, req: UpstreamRequest) -> _Target:
+        if len(self._targets) > 1024:  # one per upstream model: small unless models churn
+            self._targets.clear()
+        target = self._targets[req.url] = _Target.of(req)
+        return target
 
     async def read_body(self, response: httpx.Response, limit: int) -> bytes:
         """The whole body, aborted at `limit` bytes so a huge reply cannot exhaust memory."""
@@ -108,6 +123,22 @@ class Upstream:
 
     async def aclose(self) -> None:
         await self._transport.aclose()
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """An upstream URL with its request headers, parsed and encoded once."""
+
+    headers: Mapping[str, str]  # the adapter's (constant) mapping this was encoded from
+    url: httpx.URL
+    raw_headers: tuple[tuple[bytes, bytes], ...]
+
+    @classmethod
+    def of(cls, req: UpstreamRequest) -> _Target:
+        url = httpx.URL(req.url)
+        host = url.netloc  # what httpx itself would send as Host
+        encoded = tuple((k.lower().encode(), v.encode()) for k, v in req.headers.items())
+        return cls(req.headers, url, ((b"host", host), *encoded))
 
 
 def transport_failure(provider: str, exc: BaseException, before_response: bool) -> UpstreamError:

@@ -1,0 +1,101 @@
+"""httpx's transport interface over aiohttp, with the per-provider work done once.
+
+httpx-aiohttp's AiohttpTransport (the base class) rebuilds on every request what is constant
+for a provider: the URL string and its parse, the aiohttp ClientTimeout, and a mapping of
+httpx's headers. This subclass keeps the base's session setup (connector, pool limits, TLS
+context) and its exception mapping, and caches the constant parts. Any request the base
+handles that this one does not (a proxy) goes to the base unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiohttp
+import httpx
+import yarl
+from httpx_aiohttp import AiohttpTransport
+from httpx_aiohttp.transport import map_aiohttp_exceptions
+
+_HTTP11 = b"HTTP/1.1"
+_TimeoutKey = tuple[float | None, float | None, float | None]
+
+
+class LeanAiohttpTransport(AiohttpTransport):
+    def __init__(self, limits: httpx.Limits, trust_env: bool = False) -> None:
+        super().__init__(limits=limits, retries=0, trust_env=trust_env)
+        self._urls: dict[str, yarl.URL] = {}
+        self._timeouts: dict[_TimeoutKey, aiohttp.ClientTimeout] = {}
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.proxy is not None:
+            return await super().handle_async_request(request)
+        session = self.client
+        if not isinstance(session, aiohttp.ClientSession):
+            session = self.client = self.get_client()
+        with map_aiohttp_exceptions():
+            response = await session.request(
+                request.method,
+                self._url(request.url),
+                headers=[
+                    (k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw
+                ],
+                data=_body_of(request),
+                allow_redirects=False,
+                auto_decompress=False,
+                compress=False,
+                timeout=self._timeout(request.extensions.get("timeout", {})),
+                server_hostname=request.extensions.get("sni_hostname"),
+            )
+        extensions = {"http_version": _HTTP11}
+        if response.reason:
+            extensions["reason_phrase"] = response.reason.encode()
+        return httpx.Response(
+            status_code=response.status,
+            headers=response.raw_headers,
+            stream=_ResponseBody(response),
+            request=request,
+            extensions=extensions,
+        )
+
+    def _url(self, url: httpx.URL) -> yarl.URL:
+        text = str(url)
+        parsed = self._urls.get(text)
+        if parsed is None:
+            if len(self._urls) > 1024:
+                self._urls.clear()
+            parsed = self._urls[text] = yarl.URL(text, encoded=True)
+        return parsed
+
+    def _timeout(self, timeout: dict[str, float | None]) -> aiohttp.ClientTimeout:
+        key = (timeout.get("connect"), timeout.get("read"), timeout.get("pool"))
+        found = self._timeouts.get(key)
+        if found is None:
+            found = self._timeouts[key] = aiohttp.ClientTimeout(
+                sock_connect=key[0], sock_read=key[1], connect=key[2]
+            )
+        return found
+
+
+def _body_of(request: httpx.Request) -> bytes | httpx.AsyncByteStream | None:
+    try:
+        return request.content or None
+    except httpx.RequestNotRead:
+        request.headers.pop("transfer-encoding", None)  # aiohttp frames the body itself
+        return request.stream  # type: ignore[return-value]
+
+
+class _ResponseBody(httpx.AsyncByteStream):
+    """The response body as aiohttp hands it over (no re-chunking into fixed sizes)."""
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self._response = response
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        with map_aiohttp_exceptions():
+            async for chunk in self._response.content.iter_any():
+                yield chunk
+
+    async def aclose(self) -> None:
+        with map_aiohttp_exceptions():
+            await self._response.__aexit__(None, None, None)
