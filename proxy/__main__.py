@@ -97,6 +97,8 @@ def main(argv: list[str] | None = None) -> None:
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
+    from proxy.http_protocol import CoalescingHttpToolsProtocol
+
     sockets = [bind(args.host, args.port)]
     if config.admin.port is not None:
         sockets.append(bind(args.host, config.admin.port))
@@ -111,7 +113,7 @@ def main(argv: list[str] | None = None) -> None:
         proxy_headers=False,
         server_header=False,
         loop="uvloop",
-        http="httptools",
+        http=CoalescingHttpToolsProtocol,
         # A backstop only: the app drains itself before uvicorn starts shutting down.
         timeout_graceful_shutdown=int(config.server.drain_timeout) + 1,
     )

@@ -33,14 +33,14 @@ class LeanAiohttpTransport(AiohttpTransport):
         session = self.client
         if not isinstance(session, aiohttp.ClientSession):
             session = self.client = self.get_client()
+        data = _body_of(request)  # first: it may drop a transfer-encoding header
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw]
         with map_aiohttp_exceptions():
             response = await session.request(
                 request.method,
                 self._url(request.url),
-                headers=[
-                    (k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw
-                ],
-                data=_body_of(request),
+                headers=headers,
+                data=data,
                 allow_redirects=False,
                 auto_decompress=False,
                 compress=False,

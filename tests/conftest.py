@@ -36,12 +36,14 @@ def start_proxy(serve: Callable[..., str]) -> Callable[..., str]:
     """
     from proxy.app import build_app
     from proxy.config import parse_config
+    from proxy.http_protocol import CoalescingHttpToolsProtocol
 
     def start(yaml_text: str, env: Mapping[str, str] | None = None, **kwargs: Any) -> str:
         if "\nauth:" not in "\n" + yaml_text:
             yaml_text += '\nauth:\n  api_keys: ["${PROXY_API_KEY}"]\n'
         variables = {"PROXY_API_KEY": CLIENT_KEY, **(env or {})}
         config = parse_config(yaml_text, variables)
-        return serve(build_app(config, **kwargs))
+        # The protocol `python -m proxy` runs with.
+        return serve(build_app(config, **kwargs), http=CoalescingHttpToolsProtocol)
 
     return start
