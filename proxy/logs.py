@@ -150,10 +150,15 @@ def setup_logging(level: str = "info", fmt: LogFormat = "json") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
-    logging.getLogger("uvicorn.access").disabled = True  # our access line replaces it
+    # Our access line replaces uvicorn's. With no handler in reach, uvicorn does not even
+    # format the client address and path of every request for a line nobody writes.
+    access = logging.getLogger("uvicorn.access")
+    access.handlers[:] = []
+    access.propagate = False
+    access.disabled = True
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per upstream call is noise
 
 
