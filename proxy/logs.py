@@ -107,7 +107,7 @@ class BufferedStreamHandler(logging.Handler):
         self._pending: list[str] = []
         self._batch = batch
         self._interval = flush_interval
-        self._wake = threading.Event()  # never set: an interruptible, GIL-free sleep
+        self._stop = threading.Event()  # also the flusher's interruptible, GIL-free sleep
         self._flusher = threading.Thread(target=self._flush_forever, daemon=True)
         self._flusher.start()
         atexit.register(self.flush)
@@ -134,9 +134,13 @@ class BufferedStreamHandler(logging.Handler):
             self._stream.write("\n".join(lines) + "\n")
             self._stream.flush()
 
+    def close(self) -> None:
+        self._stop.set()  # ends the flusher thread
+        self.flush()
+        super().close()
+
     def _flush_forever(self) -> None:
-        while True:
-            self._wake.wait(self._interval)
+        while not self._stop.wait(self._interval):
             self.flush()
 
 
@@ -148,6 +152,8 @@ def setup_logging(level: str = "info", fmt: LogFormat = "json") -> None:
     handler = BufferedStreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root = logging.getLogger()
+    for previous in root.handlers:  # set up again in a uvicorn worker: one flusher only
+        previous.close()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     for name in ("uvicorn", "uvicorn.error"):

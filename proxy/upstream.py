@@ -18,6 +18,7 @@ import httpx
 from proxy.aiohttp_transport import LeanAiohttpTransport
 from proxy.config import ProviderConfig
 from proxy.errors import UpstreamError, upstream_transport_error
+from proxy.fair_gate import FairGate, GatedStream
 from proxy.providers.base import UpstreamRequest
 
 TransportFactory = Callable[[ProviderConfig], httpx.AsyncBaseTransport]
@@ -54,6 +55,7 @@ class Upstream:
         # upstream Set-Cookie on everybody's requests. No redirects are followed: a 3xx is
         # just a response.
         self._transport = transport
+        self._gate = FairGate(config.max_connections)
         self._targets: dict[str, _Target] = {}
 
     async def open(self, req: UpstreamRequest, request_id: str) -> httpx.Response:
@@ -78,10 +80,20 @@ class Upstream:
             extensions=self._extensions,
         )
         request.read()
+        await self._gate.acquire()  # time spent queued here counts toward the ttfb timeout
         try:
-            return await self._transport.handle_async_request(request)
+            response = await self._transport.handle_async_request(request)
         except TRANSPORT_ERRORS as exc:
+            self._gate.release()
             raise transport_failure(self.provider, exc, before_response=True) from exc
+        except BaseException:
+            self._gate.release()
+            raise
+        if response.is_closed:
+            self._gate.release()  # a body already read into memory holds no connection
+        else:
+            response.stream = GatedStream(response.stream, self._gate)  # type: ignore[arg-type]
+        return response
 
     def _target(self, req: UpstreamRequest) -> _Target:
         if len(self._targets) > 1024:  # one per upstream model: small unless models churn
