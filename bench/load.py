@@ -8,7 +8,9 @@ waits for in-flight requests and prints one JSON line of results.
 A request counts as done when its whole 200 JSON body has been read, or, for a stream,
 when `data: [DONE]` has been read (the rest of the response is then drained so the
 connection can be reused). Latency is measured from just before the send to that moment.
-Only requests that complete inside the window count; errors are counted over the whole run.
+Throughput counts the requests that complete inside the window; latency percentiles use
+those of them that also began inside it (a request sent during warm-up, into cold connection
+pools, is warm-up); errors are counted over the whole run.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ class Window:
     stopping: bool = False
     start: float = 0.0
     end: float = 0.0
+    completed: int = 0
     latencies: list[float] = field(default_factory=list)
     errors: int = 0
     window_errors: int = 0
@@ -97,7 +100,9 @@ async def attempt(session: aiohttp.ClientSession, target: Target) -> tuple[str, 
 def record(window: Window, outcome: str, began: float, done_at: float | None) -> None:
     if done_at is not None:
         if window.measuring:
-            window.latencies.append(done_at - began)
+            window.completed += 1
+            if began >= window.start:
+                window.latencies.append(done_at - began)
         return
     window.errors += 1
     window.failures[outcome] += 1
@@ -138,9 +143,9 @@ def summary(window: Window) -> dict[str, Any]:
     seconds = window.end - window.start
     ms = 1000.0
     return {
-        "requests": len(ordered),
+        "requests": window.completed,
         "seconds": seconds,
-        "rps": len(ordered) / seconds if seconds > 0 else 0.0,
+        "rps": window.completed / seconds if seconds > 0 else 0.0,
         "p50_ms": percentile(ordered, 0.50) * ms,
         "p90_ms": percentile(ordered, 0.90) * ms,
         "p99_ms": percentile(ordered, 0.99) * ms,

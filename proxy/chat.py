@@ -51,6 +51,7 @@ WATCH_AFTER = 0.05
 class ChatEndpoint:
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
+        self._loop: asyncio.AbstractEventLoop | None = None  # the serving loop, once known
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
         trace = RequestTrace(metrics.OTHER, stream=False)
@@ -85,7 +86,8 @@ class ChatEndpoint:
         trace.model = state.model_label(req.model)
         trace.stream = req.stream
         ctx = new_context(req, f"chatcmpl-{new_id()}")
-        with DisconnectWatch(receive) as watch:
+        loop = self._loop or self._bind_loop()
+        with DisconnectWatch(receive, loop) as watch:
             if req.stream:
                 stream = await state.router.open_stream(req, ctx, request_id, trace)
                 await self._send_stream(send, stream, watch)
@@ -109,6 +111,11 @@ class ChatEndpoint:
         finally:
             trace.finish(499 if trace.client_disconnected else 200)
 
+    def _bind_loop(self) -> asyncio.AbstractEventLoop:
+        # Looked up once: on Python 3.11 every lookup of the running loop is a getpid().
+        self._loop = asyncio.get_running_loop()
+        return self._loop
+
 
 def served(trace: RequestTrace) -> RawHeaders:
     """Which deployment answered, for the client's debugging."""
@@ -125,14 +132,14 @@ class DisconnectWatch:
     bill) stops too; the cancellation surfaces as ClientDisconnected. Starts only after
     WATCH_AFTER, and must not start before the request body has been read."""
 
-    def __init__(self, receive: Receive) -> None:
+    def __init__(self, receive: Receive, loop: asyncio.AbstractEventLoop) -> None:
         self._receive = receive
         self._fired = False
         self._watcher: asyncio.Task[None] | None = None
-        task = asyncio.current_task()
+        task = asyncio.current_task(loop)
         assert task is not None
         self._task = task
-        self._loop = asyncio.get_running_loop()
+        self._loop = loop
         self._timer = self._loop.call_later(WATCH_AFTER, self._start)
 
     def __enter__(self) -> DisconnectWatch:

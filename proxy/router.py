@@ -102,8 +102,10 @@ class Router:
     async def complete(
         self, req: ChatRequest, ctx: CallContext, request_id: str, trace: RequestTrace
     ) -> Reply:
-        async def attempt(route: Route, call: CallContext, _: Admission, deadline: float) -> Reply:
-            return await self._try_complete(route, req, call, request_id, deadline)
+        async def attempt(
+            route: Route, call: CallContext, _: Admission, deadline: float, ttfb_at: float
+        ) -> Reply:
+            return await self._try_complete(route, req, call, request_id, deadline, ttfb_at)
 
         return await self._fallback_loop(req.model, ctx, trace, attempt)
 
@@ -111,9 +113,11 @@ class Router:
         self, req: ChatRequest, ctx: CallContext, request_id: str, trace: RequestTrace
     ) -> OpenStream:
         async def attempt(
-            route: Route, call: CallContext, admission: Admission, deadline: float
+            route: Route, call: CallContext, admission: Admission, deadline: float, ttfb_at: float
         ) -> OpenStream:
-            return await self._try_stream(route, req, call, request_id, admission, trace, deadline)
+            return await self._try_stream(
+                route, req, call, request_id, admission, trace, (deadline, ttfb_at)
+            )
 
         return await self._fallback_loop(req.model, ctx, trace, attempt)
 
@@ -134,8 +138,9 @@ class Router:
                 if admission is None:
                     break
                 started = loop.time()
+                ttfb_at = min(deadline, started + route.upstream.ttfb_timeout)
                 try:
-                    result = await attempt(route, call, admission, deadline)
+                    result = await attempt(route, call, admission, deadline, ttfb_at)
                 except (UpstreamError, TimeoutError) as exc:
                     error = _as_upstream_error(exc, route)
                     trace.upstream_seconds += loop.time() - started
@@ -166,11 +171,17 @@ class Router:
         raise self._exhausted(model, attempts, errors)
 
     async def _try_complete(
-        self, route: Route, req: ChatRequest, ctx: CallContext, request_id: str, deadline: float
+        self,
+        route: Route,
+        req: ChatRequest,
+        ctx: CallContext,
+        request_id: str,
+        deadline: float,
+        ttfb_at: float,
     ) -> Reply:
         upstream_req = route.adapter.build_request(req, ctx)
         # One timer per attempt: first the time to first byte, then the request deadline.
-        async with asyncio.timeout_at(_ttfb_deadline(route, deadline)) as timer:
+        async with asyncio.timeout_at(ttfb_at) as timer:
             response = await route.upstream.open(upstream_req, request_id)
             timer.reschedule(deadline)
             try:
@@ -190,11 +201,12 @@ class Router:
         request_id: str,
         admission: Admission,
         trace: RequestTrace,
-        deadline: float,
+        deadlines: tuple[float, float],  # the request's, and this attempt's first byte's
     ) -> OpenStream:
+        deadline, ttfb_at = deadlines
         upstream_req = route.adapter.build_request(req, ctx)
         # Time to first byte, for a stream, lasts until its first real event.
-        async with asyncio.timeout_at(_ttfb_deadline(route, deadline)):
+        async with asyncio.timeout_at(ttfb_at):
             response = await route.upstream.open(upstream_req, request_id)
             try:
                 if not 200 <= response.status_code < 300:
@@ -251,10 +263,6 @@ class Router:
         return all_deployments_failed(model, attempts, errors, min(positive) if positive else None)
 
 
-def _ttfb_deadline(route: Route, deadline: float) -> float:
-    return min(deadline, asyncio.get_running_loop().time() + route.upstream.ttfb_timeout)
-
-
 async def _first_output(body: AsyncIterator[bytes], pipe: StreamPipe) -> bytes | None:
     async for raw in body:
         out = pipe.feed(raw)
@@ -285,7 +293,8 @@ def _as_upstream_error(exc: UpstreamError | TimeoutError, route: Route) -> Upstr
     return upstream_transport_error(route.name, "timeout", "no answer in time")
 
 
-AttemptFn = Callable[[Route, CallContext, Admission, float], Awaitable[T]]
+# (route, call, admission, request deadline, this attempt's first-byte deadline)
+AttemptFn = Callable[[Route, CallContext, Admission, float, float], Awaitable[T]]
 
 
 def new_context(req: ChatRequest, response_id: str) -> CallContext:
