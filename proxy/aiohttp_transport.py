@@ -18,6 +18,8 @@ from httpx_aiohttp import AiohttpTransport
 from httpx_aiohttp.transport import map_aiohttp_exceptions
 
 _HTTP11 = b"HTTP/1.1"
+# Request extension: the URL as text, when the caller has it (saves str(httpx.URL)).
+URL_TEXT = "llm_proxy.url_text"
 _TimeoutKey = tuple[float | None, float | None, float | None]
 
 
@@ -38,7 +40,7 @@ class LeanAiohttpTransport(AiohttpTransport):
         with map_aiohttp_exceptions():
             response = await session.request(
                 request.method,
-                self._url(request.url),
+                self._url(request),
                 headers=headers,
                 data=data,
                 allow_redirects=False,
@@ -58,13 +60,13 @@ class LeanAiohttpTransport(AiohttpTransport):
             extensions=extensions,
         )
 
-    def _url(self, url: httpx.URL) -> yarl.URL:
-        text = str(url)
+    def _url(self, request: httpx.Request) -> yarl.URL:
+        text = request.extensions.get(URL_TEXT) or str(request.url)
         parsed = self._urls.get(text)
         if parsed is None:
             if len(self._urls) > 1024:
                 self._urls.clear()
-            parsed = self._urls[text] = yarl.URL(text, encoded=True)
+            parsed = self._urls[text] = yarl.URL(str(request.url), encoded=True)
         return parsed
 
     def _timeout(self, timeout: dict[str, float | None]) -> aiohttp.ClientTimeout:

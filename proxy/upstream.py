@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 import httpx
 
-from proxy.aiohttp_transport import LeanAiohttpTransport
+from proxy.aiohttp_transport import URL_TEXT, LeanAiohttpTransport
 from proxy.config import ProviderConfig
 from proxy.errors import UpstreamError, upstream_transport_error
 from proxy.fair_gate import FairGate, GatedStream
@@ -77,7 +78,7 @@ class Upstream:
             target.url,
             headers=httpx.Headers(headers),
             stream=httpx.ByteStream(body),
-            extensions=self._extensions,
+            extensions=target.extensions,
         )
         request.read()
         await self._gate.acquire()  # time spent queued here counts toward the ttfb timeout
@@ -98,7 +99,7 @@ class Upstream:
     def _target(self, req: UpstreamRequest) -> _Target:
         if len(self._targets) > 1024:  # one per upstream model: small unless models churn
             self._targets.clear()
-        target = self._targets[req.url] = _Target.of(req)
+        target = self._targets[req.url] = _Target.of(req, self._extensions)
         return target
 
     async def read_body(self, response: httpx.Response, limit: int) -> bytes:
@@ -144,13 +145,17 @@ class _Target:
     headers: Mapping[str, str]  # the adapter's (constant) mapping this was encoded from
     url: httpx.URL
     raw_headers: tuple[tuple[bytes, bytes], ...]
+    extensions: dict[str, Any]
 
     @classmethod
-    def of(cls, req: UpstreamRequest) -> _Target:
+    def of(cls, req: UpstreamRequest, extensions: dict[str, Any]) -> _Target:
         url = httpx.URL(req.url)
         host = url.netloc  # what httpx itself would send as Host
         encoded = tuple((k.lower().encode(), v.encode()) for k, v in req.headers.items())
-        return cls(req.headers, url, ((b"host", host), *encoded))
+        # The URL's text rides along for LeanAiohttpTransport's parse cache: httpx copies
+        # the URL into every request, and turning it back into text costs microseconds.
+        extensions = {**extensions, URL_TEXT: req.url}
+        return cls(req.headers, url, ((b"host", host), *encoded), extensions)
 
 
 def transport_failure(provider: str, exc: BaseException, before_response: bool) -> UpstreamError:

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
 
-from proxy.aiohttp_transport import LeanAiohttpTransport
+from proxy.aiohttp_transport import URL_TEXT, LeanAiohttpTransport
 from tests.servers import free_port
 
 TIMEOUT = {"connect": 1.0, "read": 5.0, "write": 5.0, "pool": 5.0}
@@ -50,7 +50,9 @@ def transport() -> LeanAiohttpTransport:
     return LeanAiohttpTransport(limits=httpx.Limits(max_connections=4))
 
 
-def post(url: str, body: bytes = b"{}", headers: dict[str, str] | None = None) -> httpx.Request:
+def post(
+    url: str | httpx.URL, body: bytes = b"{}", headers: dict[str, str] | None = None
+) -> httpx.Request:
     request = httpx.Request(
         "POST", url, headers=headers, content=body, extensions={"timeout": TIMEOUT}
     )
@@ -96,8 +98,10 @@ async def test_a_stream_body_is_sent_and_a_stream_answer_read(base: str) -> None
 async def test_url_and_timeout_are_parsed_once(base: str) -> None:
     lean = transport()
     try:
-        for _ in range(3):
-            response = await lean.handle_async_request(post(f"{base}/echo"))
+        for extensions in ({}, {URL_TEXT: f"{base}/echo"}, {}):
+            request = post(f"{base}/echo")
+            request.extensions.update(extensions)
+            response = await lean.handle_async_request(request)
             await response.aread()
             await response.aclose()
     finally:
