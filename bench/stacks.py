@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT_MARKERS = ("Runner.run (asyncio/runners.py)", "BaseEventLoop._run_once (asyncio/")
+# py-spy reports a thread sleeping in a timed threading wait (the log flusher's
+# Event.wait(0.2)) as busy; such samples are idle time and are dropped.
+IDLE_WAITS = ("Condition.wait (threading.py)", "Event.wait (threading.py)")
 EVENT_LOOP = "(event loop: uvloop C code and syscalls, no Python frame)"
 _FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*)\)$")
 
@@ -92,7 +95,7 @@ def load(path: Path) -> Profile:
     profile = Profile()
     for line in path.read_text(errors="replace").splitlines():
         parsed = parse_line(line)
-        if parsed is not None and parsed[0]:
+        if parsed is not None and parsed[0] and not parsed[0][-1].startswith(IDLE_WAITS):
             add_sample(profile, *parsed)
     return profile
 

@@ -73,8 +73,12 @@ class Toxic:
                 self._server.close()
             for writer in list(self._writers):
                 writer.transport.abort()
-            for task in list(self._tasks):
+            tasks = list(self._tasks)
+            for task in tasks:
                 task.cancel()
+            # Let the handlers unwind on this loop, not later at garbage collection.
+            if tasks:
+                await asyncio.wait(tasks, timeout=2)
 
         with contextlib.suppress(Exception):
             asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(5)
