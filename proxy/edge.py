@@ -40,13 +40,13 @@ class Edge:
         if self.admin_port is not None:
             scope = self._gate(scope)
         request_id = _request_id(scope["headers"])
-        scope.setdefault("state", {})["request_id"] = request_id
         token = REQUEST_ID.set(request_id)
+        send = _with_id(send, request_id)
         try:
             if scope["path"].startswith("/v1/"):
                 await self._admit(scope, receive, send, request_id)
             else:
-                await self.app(scope, receive, _with_id(send, request_id))
+                await self.app(scope, receive, send)
         finally:
             REQUEST_ID.reset(token)
 
@@ -57,12 +57,11 @@ class Edge:
         if life.draining or life.in_flight >= life.max_in_flight:
             metrics.observe_rejected("draining" if life.draining else "overload")
             refusal = shutting_down() if life.draining else overloaded()
-            await send_error(_with_id(send, request_id), refusal)
+            await send_error(send, refusal)
             return
         life.in_flight += 1
         metrics.IN_FLIGHT.inc()
         held = True
-        id_header = (b"x-request-id", request_id.encode())
 
         def release() -> None:
             nonlocal held
@@ -72,14 +71,10 @@ class Edge:
                 metrics.IN_FLIGHT.dec()
 
         async def send_and_release(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", ()), id_header]
-                await send(message)
-                return
             await send(message)
             # The slot frees with the response's last byte, not when the handler unwinds:
             # a client that got its whole answer may send the next request at once.
-            if not message.get("more_body", False):
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
                 release()
 
         try:

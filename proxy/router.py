@@ -116,7 +116,7 @@ class Router:
             route: Route, call: CallContext, admission: Admission, deadline: float, ttfb_at: float
         ) -> OpenStream:
             return await self._try_stream(
-                route, req, call, request_id, admission, trace, (deadline, ttfb_at)
+                route, req, call, request_id, admission, trace, deadline, ttfb_at
             )
 
         return await self._fallback_loop(req.model, ctx, trace, attempt)
@@ -201,9 +201,9 @@ class Router:
         request_id: str,
         admission: Admission,
         trace: RequestTrace,
-        deadlines: tuple[float, float],  # the request's, and this attempt's first byte's
+        deadline: float,
+        ttfb_at: float,
     ) -> OpenStream:
-        deadline, ttfb_at = deadlines
         upstream_req = route.adapter.build_request(req, ctx)
         # Time to first byte, for a stream, lasts until its first real event.
         async with asyncio.timeout_at(ttfb_at):

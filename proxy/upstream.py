@@ -84,11 +84,10 @@ class Upstream:
         await self._gate.acquire()  # time spent queued here counts toward the ttfb timeout
         try:
             response = await self._transport.handle_async_request(request)
-        except TRANSPORT_ERRORS as exc:
+        except BaseException as exc:
             self._gate.release()
-            raise transport_failure(self.provider, exc, before_response=True) from exc
-        except BaseException:
-            self._gate.release()
+            if isinstance(exc, TRANSPORT_ERRORS):
+                raise transport_failure(self.provider, exc, before_response=True) from exc
             raise
         if response.is_closed:
             self._gate.release()  # a body already read into memory holds no connection
