@@ -1,0 +1,103 @@
+"""providers.yaml -> frozen dataclasses, validated once at startup.
+
+Every error names the YAML path and what was expected, e.g.
+`models.smart[1].provider: unknown provider 'opeani' (known: claude, openai)`.
+`${VAR}` (and `${VAR:-default}`) are expanded from the environment. One module per section:
+providers, routes (models), access (auth, admin), server; values holds the typed readers.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import yaml
+
+from proxy.config.access import AdminConfig, AuthConfig, parse_admin, parse_auth
+from proxy.config.providers import (
+    PROVIDER_TYPES,
+    BreakerConfig,
+    ProviderConfig,
+    ProviderType,
+    check_options,
+    parse_providers,
+    provider_option,
+)
+from proxy.config.routes import Deployment, Price, parse_models
+from proxy.config.server import ServerConfig, parse_server
+from proxy.config.values import ConfigError, Secret, expand_vars, mapping, reject_unknown
+
+__all__ = [
+    "PROVIDER_TYPES",
+    "AdminConfig",
+    "AuthConfig",
+    "BreakerConfig",
+    "Config",
+    "ConfigError",
+    "Deployment",
+    "Price",
+    "ProviderConfig",
+    "ProviderType",
+    "Secret",
+    "ServerConfig",
+    "check_options",
+    "expand_vars",
+    "load_config",
+    "parse_config",
+    "provider_option",
+]
+
+
+@dataclass(frozen=True)
+class Config:
+    providers: Mapping[str, ProviderConfig]
+    models: Mapping[str, tuple[Deployment, ...]]
+    auth: AuthConfig
+    server: ServerConfig = field(default_factory=ServerConfig)
+    admin: AdminConfig = field(default_factory=AdminConfig)
+    warnings: tuple[str, ...] = ()
+
+    def missing_vars_of(self, model: str) -> tuple[str, ...]:
+        names: list[str] = []
+        for dep in self.models.get(model, ()):
+            names.extend(v for v in self.providers[dep.provider].missing_vars if v not in names)
+        return tuple(names)
+
+    def enabled_deployments(self, model: str) -> tuple[Deployment, ...]:
+        return tuple(d for d in self.models.get(model, ()) if self.providers[d.provider].enabled)
+
+
+def load_config(path: str, env: Mapping[str, str] | None = None) -> Config:
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file ({exc.strerror})") from exc
+    return parse_config(text, os.environ if env is None else env, source=path)
+
+
+def parse_config(text: str, env: Mapping[str, str], source: str = "<config>") -> Config:
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{source}: invalid YAML{where}") from exc
+    root = mapping(raw, "(top level)")
+    reject_unknown(root, "(top level)", {"providers", "models", "auth", "server", "admin"})
+    warnings: list[str] = []
+    providers = parse_providers(root.get("providers"), env, warnings)
+    models = parse_models(root.get("models"), providers)
+    auth = parse_auth(root.get("auth"), env)
+    server = parse_server(root.get("server"))
+    admin = parse_admin(root.get("admin"), env)
+    return Config(
+        providers=MappingProxyType(providers),
+        models=MappingProxyType(models),
+        auth=auth,
+        server=server,
+        admin=admin,
+        warnings=tuple(warnings),
+    )

@@ -1,0 +1,76 @@
+"""The `auth:` and `admin:` sections: who may call the proxy and its admin endpoints."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from proxy.config.values import (
+    ConfigError,
+    Secret,
+    boolean,
+    expand_required,
+    expand_vars,
+    mapping,
+    reject_unknown,
+)
+
+
+@dataclass(frozen=True)
+class AdminConfig:
+    port: int | None = None  # serve /metrics and /admin/* on this port instead of the main one
+    api_key: Secret | None = None  # bearer key for /metrics and /admin/*
+    metrics: bool = True  # false: no Prometheus observations at all
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    api_keys: tuple[Secret, ...] = ()
+    disabled: bool = False
+
+
+def parse_admin(raw: Any, env: Mapping[str, str]) -> AdminConfig:
+    data = mapping(raw if raw is not None else {}, "admin")
+    reject_unknown(data, "admin", {"port", "api_key", "metrics"})
+    port = data.get("port")
+    if port is not None and (
+        isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536
+    ):
+        raise ConfigError(f"admin.port: expected a TCP port number, got {port!r}")
+    key = None
+    if "api_key" in data:
+        value = expand_required(data["api_key"], "admin.api_key", env)
+        if len(value) < 8:
+            raise ConfigError("admin.api_key: must be at least 8 characters")
+        key = Secret(value)
+    return AdminConfig(port=port, api_key=key, metrics=boolean(data, "metrics", "admin", True))
+
+
+def parse_auth(raw: Any, env: Mapping[str, str]) -> AuthConfig:
+    data = mapping(raw if raw is not None else {}, "auth")
+    reject_unknown(data, "auth", {"api_keys", "disabled"})
+    disabled = boolean(data, "disabled", "auth", False)
+    keys_raw = data.get("api_keys", [])
+    if not isinstance(keys_raw, list):
+        raise ConfigError("auth.api_keys: expected a list of keys or sha256:<hex> digests")
+    keys: list[Secret] = []
+    missing: list[str] = []
+    for i, item in enumerate(keys_raw):
+        if not isinstance(item, str):
+            raise ConfigError(f"auth.api_keys[{i}]: expected a string")
+        value, unset = expand_vars(item, env)
+        missing.extend(unset)
+        if not unset:
+            if len(value) < 8:
+                raise ConfigError(f"auth.api_keys[{i}]: a client key must be at least 8 characters")
+            keys.append(Secret(value))
+    if disabled and keys:
+        raise ConfigError("auth: 'disabled: true' and api_keys exclude each other")
+    if not disabled and not keys:
+        hint = f" (set {', '.join(missing)})" if missing else ""
+        raise ConfigError(
+            f"auth.api_keys: no client key is configured{hint}; "
+            "to run without authentication write 'auth: {disabled: true}'"
+        )
+    return AuthConfig(api_keys=tuple(keys), disabled=disabled)
