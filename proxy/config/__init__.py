@@ -88,10 +88,11 @@ def parse_config(text: str, env: Mapping[str, str], source: str = "<config>") ->
     root = mapping(raw, "(top level)")
     reject_unknown(root, "(top level)", {"providers", "models", "auth", "server", "admin"})
     warnings: list[str] = []
-    providers = parse_providers(root.get("providers"), env, warnings)
+    server = parse_server(root.get("server"))
+    # A provider's pool follows what the server admits unless it sets its own cap.
+    providers = parse_providers(root.get("providers"), env, warnings, server.max_in_flight)
     models = parse_models(root.get("models"), providers)
     auth = parse_auth(root.get("auth"), env)
-    server = parse_server(root.get("server"))
     admin = parse_admin(root.get("admin"), env)
     return Config(
         providers=MappingProxyType(providers),

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal, cast
 
+from proxy.config.server import ServerConfig
 from proxy.config.urls import parse_base_url
 from proxy.config.values import (
     ConfigError,
@@ -48,7 +49,12 @@ class ProviderConfig:
     idle_timeout: float = 60.0  # longest gap between two upstream body reads
     retries: int = 0  # extra attempts on the same deployment, with jittered backoff
     retry_backoff: float = 0.25  # seconds; doubled per retry, full jitter
-    max_connections: int = 100
+    # Upstream connections (and requests in flight) at once; unset, it follows
+    # server.max_in_flight, so the in-flight limit is the bound and no request queues for a
+    # connection while the proxy still admits requests (issue 10: at LLM latencies a fixed
+    # 100 capped a provider at 100 requests in flight).
+    max_connections: int = ServerConfig.max_in_flight
+    pool_timeout: float = 60.0  # longest wait for a free connection; not the provider's time
     breaker: BreakerConfig = field(default_factory=BreakerConfig)
     drop_unsupported: bool = False
     options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
@@ -60,8 +66,9 @@ class ProviderConfig:
 
 
 def parse_providers(
-    raw: Any, env: Mapping[str, str], warnings: list[str]
+    raw: Any, env: Mapping[str, str], warnings: list[str], default_pool: int
 ) -> dict[str, ProviderConfig]:
+    """`default_pool`: max_connections of a provider that sets none (server.max_in_flight)."""
     section = mapping(raw, "providers")
     if not section:
         raise ConfigError("providers: expected at least one provider")
@@ -70,7 +77,7 @@ def parse_providers(
         path = f"providers.{name}"
         if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name):
             raise ConfigError(f"{path}: provider names are 1-64 letters, digits, '_', '.', '-'")
-        providers[name] = _parse_provider(name, value, path, env, warnings)
+        providers[name] = _parse_provider(name, value, path, env, warnings, default_pool)
     return providers
 
 
@@ -85,6 +92,7 @@ _PROVIDER_KEYS = {
     "retries",
     "retry_backoff",
     "max_connections",
+    "pool_timeout",
     "breaker",
     "drop_unsupported",
     "options",
@@ -92,7 +100,12 @@ _PROVIDER_KEYS = {
 
 
 def _parse_provider(
-    name: str, raw: Any, path: str, env: Mapping[str, str], warnings: list[str]
+    name: str,
+    raw: Any,
+    path: str,
+    env: Mapping[str, str],
+    warnings: list[str],
+    default_pool: int,
 ) -> ProviderConfig:
     data = mapping(raw, path)
     reject_unknown(data, path, _PROVIDER_KEYS)
@@ -113,6 +126,7 @@ def _parse_provider(
             f"provider '{name}' disabled: environment variable {', '.join(missing)} is not set"
         )
     timeout = number(data, "timeout", path, 60.0, minimum=0.001)
+    ttfb_timeout = number(data, "ttfb_timeout", path, timeout, minimum=0.001)
     return ProviderConfig(
         name=name,
         type=cast(ProviderType, ptype),
@@ -121,11 +135,14 @@ def _parse_provider(
         timeout=timeout,
         connect_timeout=number(data, "connect_timeout", path, 5.0, minimum=0.001),
         # The plain `timeout` keeps its meaning; the finer keys override it.
-        ttfb_timeout=number(data, "ttfb_timeout", path, timeout, minimum=0.001),
+        ttfb_timeout=ttfb_timeout,
         idle_timeout=number(data, "idle_timeout", path, timeout, minimum=0.001),
         retries=int(number(data, "retries", path, 0, minimum=0, integer=True)),
         retry_backoff=number(data, "retry_backoff", path, 0.25, minimum=0.0),
-        max_connections=int(number(data, "max_connections", path, 100, minimum=1, integer=True)),
+        max_connections=int(
+            number(data, "max_connections", path, default_pool, minimum=1, integer=True)
+        ),
+        pool_timeout=number(data, "pool_timeout", path, ttfb_timeout, minimum=0.001),
         breaker=_parse_breaker(data.get("breaker"), f"{path}.breaker"),
         drop_unsupported=boolean(data, "drop_unsupported", path, False),
         options=MappingProxyType(dict(mapping(data.get("options", {}), f"{path}.options"))),
