@@ -39,6 +39,7 @@ Outcome = Literal[
     "response_too_large",
     "stream_error",
     "upstream_truncated",
+    "pool_timeout",  # no free connection in the proxy's own pool: never the provider's fault
 ]
 
 
@@ -288,6 +289,23 @@ def upstream_transport_error(provider: str, outcome: Outcome, detail: str) -> Up
     )
 
 
+def pool_exhausted(provider: str, waited: float) -> UpstreamError:
+    """Every connection of the proxy's pool for `provider` stayed busy: a local shortage, so
+    the breaker is not charged (issue 16); the next deployment may have room."""
+    return UpstreamError(
+        503,
+        "service_unavailable",
+        f"The proxy's connection pool for provider '{provider}' stayed full for {waited:.1f} s; "
+        "retry shortly, or raise that provider's max_connections.",
+        code="pool_exhausted",
+        headers={"retry-after": "1"},
+        provider=provider,
+        outcome="pool_timeout",
+        retryable=True,
+        counts_for_breaker=False,
+    )
+
+
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
     """Retry-After per RFC 9110 §10.2.3: delay-seconds or an HTTP-date.
 
@@ -342,6 +360,10 @@ def all_deployments_failed(
         return ProxyError(
             503, "service_unavailable", message, "no_healthy_deployment", headers=headers
         )
+    if all(e.outcome == "pool_timeout" for e in errors):
+        # Only our own pools were full: a retry soon may well find a free connection.
+        wait = {"retry-after": headers.get("retry-after", "1")}
+        return ProxyError(503, "service_unavailable", message, "pool_exhausted", headers=wait)
     if all(e.outcome == "timeout" for e in errors):
         return ProxyError(504, "server_error", message, "upstream_timeout", headers=headers)
     return ProxyError(502, "server_error", message, "upstream_error", headers=headers)

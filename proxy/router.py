@@ -180,15 +180,18 @@ class Router:
         ttfb_at: float,
     ) -> Reply:
         upstream_req = route.adapter.build_request(req, ctx)
-        # One timer per attempt: first the time to first byte, then the request deadline.
-        async with asyncio.timeout_at(ttfb_at) as timer:
-            response = await route.upstream.open(upstream_req, request_id)
-            timer.reschedule(deadline)
-            try:
-                limit = self._max_response if response.status_code < 300 else ERROR_BODY_LIMIT
-                body = await route.upstream.read_body(response, limit)
-            finally:
-                await response.aclose()
+        # A wait for our own pool is not the provider's time: its clock starts after it.
+        async with route.upstream.slot(deadline) as slot:
+            ttfb_at = min(deadline, ttfb_at + slot.waited)
+            # One timer per attempt: first the time to first byte, then the request deadline.
+            async with asyncio.timeout_at(ttfb_at) as timer:
+                response = await route.upstream.open(upstream_req, request_id, slot)
+                timer.reschedule(deadline)
+                try:
+                    limit = self._max_response if response.status_code < 300 else ERROR_BODY_LIMIT
+                    body = await route.upstream.read_body(response, limit)
+                finally:
+                    await response.aclose()
         if not 200 <= response.status_code < 300:
             raise route.adapter.parse_error(response.status_code, response.headers, body)
         return route.adapter.parse_response(body, ctx)
@@ -205,24 +208,28 @@ class Router:
         ttfb_at: float,
     ) -> OpenStream:
         upstream_req = route.adapter.build_request(req, ctx)
-        # Time to first byte, for a stream, lasts until its first real event.
-        async with asyncio.timeout_at(ttfb_at):
-            response = await route.upstream.open(upstream_req, request_id)
-            try:
-                if not 200 <= response.status_code < 300:
-                    error_body = await route.upstream.read_body(response, ERROR_BODY_LIMIT)
-                    raise route.adapter.parse_error(
-                        response.status_code, response.headers, error_body
-                    )
-                pipe = route.adapter.stream_pipe(ctx)
-                body: AsyncIterator[bytes] | None = route.upstream.iter_body(response)
-                first = await _first_output(body, pipe) if body is not None else None
-                if first is None:
-                    # The whole body arrived before anything was worth sending.
-                    first, body = pipe.finish(), None
-            except BaseException:
-                await response.aclose()
-                raise
+        # A wait for our own pool is not the provider's time: its clock starts after it.
+        # The open response takes the slot over; it frees it when it is closed.
+        async with route.upstream.slot(deadline) as slot:
+            ttfb_at = min(deadline, ttfb_at + slot.waited)
+            # Time to first byte, for a stream, lasts until its first real event.
+            async with asyncio.timeout_at(ttfb_at):
+                response = await route.upstream.open(upstream_req, request_id, slot)
+                try:
+                    if not 200 <= response.status_code < 300:
+                        error_body = await route.upstream.read_body(response, ERROR_BODY_LIMIT)
+                        raise route.adapter.parse_error(
+                            response.status_code, response.headers, error_body
+                        )
+                    pipe = route.adapter.stream_pipe(ctx)
+                    body: AsyncIterator[bytes] | None = route.upstream.iter_body(response)
+                    first = await _first_output(body, pipe) if body is not None else None
+                    if first is None:
+                        # The whole body arrived before anything was worth sending.
+                        first, body = pipe.finish(), None
+                except BaseException:
+                    await response.aclose()
+                    raise
         return OpenStream(trace, deadline, first, pipe, body, response, route, admission)
 
     @staticmethod

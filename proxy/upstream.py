@@ -19,7 +19,7 @@ import httpx
 from proxy.aiohttp_transport import URL_TEXT, LeanAiohttpTransport
 from proxy.config import ProviderConfig
 from proxy.errors import UpstreamError, upstream_transport_error
-from proxy.fair_gate import FairGate, GatedStream
+from proxy.fair_gate import PoolSlot
 from proxy.providers.base import UpstreamRequest
 
 TransportFactory = Callable[[ProviderConfig], httpx.AsyncBaseTransport]
@@ -49,6 +49,8 @@ class Upstream:
         read = max(config.ttfb_timeout, config.idle_timeout)
         self._idle = config.idle_timeout if config.idle_timeout < read else None
         timeout = {"connect": config.connect_timeout, "read": read, "write": read}
+        # The gate admits no more requests than aiohttp's pool has connections, so aiohttp's
+        # own pool wait (its `connect` timeout, fed from "pool") is only the connect itself.
         self._extensions = {"timeout": {**timeout, "pool": config.ttfb_timeout}}
         # The transport is called directly, not through httpx.AsyncClient: the client's
         # request building, cookie jar and redirect machinery cost a quarter of the proxy's
@@ -56,12 +58,22 @@ class Upstream:
         # upstream Set-Cookie on everybody's requests. No redirects are followed: a 3xx is
         # just a response.
         self._transport = transport
-        self._gate = FairGate(config.max_connections)
+        # First come, first served slots in front of aiohttp's own pool (fair_gate.py).
+        self._gate = asyncio.Semaphore(config.max_connections)
+        self.pool_timeout = config.pool_timeout
         self._targets: dict[str, _Target] = {}
 
-    async def open(self, req: UpstreamRequest, request_id: str) -> httpx.Response:
+    def slot(self, deadline: float) -> PoolSlot:
+        """`async with upstream.slot(deadline) as slot:` around `open(..., slot)`: the wait
+        for a free connection, bounded by pool_timeout and the request deadline. It is not
+        the provider's time: start the provider's clocks after it (`slot.waited`)."""
+        until = min(deadline, asyncio.get_running_loop().time() + self.pool_timeout)
+        return PoolSlot(self._gate, self.provider, until)
+
+    async def open(self, req: UpstreamRequest, request_id: str, slot: PoolSlot) -> httpx.Response:
         """Send the request and return once the response headers are in. The caller must
-        close the response (`await response.aclose()`) in a `finally`."""
+        close the response (`await response.aclose()`) in a `finally`; a response still to
+        be read holds `slot` until it is closed."""
         target = self._targets.get(req.url)
         if target is None or target.headers is not req.headers:
             target = self._target(req)
@@ -81,18 +93,12 @@ class Upstream:
             extensions=target.extensions,
         )
         request.read()
-        await self._gate.acquire()  # time spent queued here counts toward the ttfb timeout
         try:
             response = await self._transport.handle_async_request(request)
-        except BaseException as exc:
-            self._gate.release()
-            if isinstance(exc, TRANSPORT_ERRORS):
-                raise transport_failure(self.provider, exc, before_response=True) from exc
-            raise
-        if response.is_closed:
-            self._gate.release()  # a body already read into memory holds no connection
-        else:
-            response.stream = GatedStream(response.stream, self._gate)  # type: ignore[arg-type]
+        except TRANSPORT_ERRORS as exc:
+            raise transport_failure(self.provider, exc, before_response=True) from exc
+        if not response.is_closed:  # a body already read into memory holds no connection
+            response.stream = slot.hand_to(response.stream)  # type: ignore[arg-type]
         return response
 
     def _target(self, req: UpstreamRequest) -> _Target:

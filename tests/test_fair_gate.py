@@ -1,4 +1,6 @@
-"""FairGate: capacity, strict arrival order, and no slot lost to a cancelled waiter."""
+"""The pool's gate (asyncio.Semaphore, see proxy/fair_gate.py): capacity, strict arrival
+order, and no slot lost to a cancelled waiter, checked on the Python we run; and the slot
+ownership of PoolSlot and GatedStream."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import pytest
 
 from proxy.config import parse_config
 from proxy.errors import UpstreamError
-from proxy.fair_gate import FairGate, GatedStream
+from proxy.fair_gate import GatedStream, PoolSlot
 from proxy.providers.base import UpstreamRequest
 from proxy.upstream import Upstream
 
@@ -20,7 +22,7 @@ async def _settle() -> None:
 
 
 async def test_capacity_holders_then_waiters_in_arrival_order() -> None:
-    gate = FairGate(2)
+    gate = asyncio.Semaphore(2)
     order: list[int] = []
 
     async def holder(i: int) -> None:
@@ -29,7 +31,7 @@ async def test_capacity_holders_then_waiters_in_arrival_order() -> None:
 
     tasks = [asyncio.create_task(holder(i)) for i in range(5)]
     await _settle()
-    assert order == [0, 1] and gate.waiting == 3
+    assert order == [0, 1] and sum(not t.done() for t in tasks) == 3
     for expected in ([0, 1, 2], [0, 1, 2, 3], [0, 1, 2, 3, 4]):
         gate.release()
         await _settle()
@@ -38,7 +40,7 @@ async def test_capacity_holders_then_waiters_in_arrival_order() -> None:
 
 
 async def test_a_freed_slot_goes_to_the_waiter_not_to_a_newcomer() -> None:
-    gate = FairGate(1)
+    gate = asyncio.Semaphore(1)
     await gate.acquire()
     waiter = asyncio.create_task(gate.acquire())
     await _settle()
@@ -52,7 +54,7 @@ async def test_a_freed_slot_goes_to_the_waiter_not_to_a_newcomer() -> None:
 
 
 async def test_a_cancelled_waiter_is_skipped() -> None:
-    gate = FairGate(1)
+    gate = asyncio.Semaphore(1)
     await gate.acquire()
     gone = asyncio.create_task(gate.acquire())
     stays = asyncio.create_task(gate.acquire())
@@ -65,7 +67,7 @@ async def test_a_cancelled_waiter_is_skipped() -> None:
 
 
 async def test_a_slot_handed_to_a_waiter_that_is_then_cancelled_passes_on() -> None:
-    gate = FairGate(1)
+    gate = asyncio.Semaphore(1)
     await gate.acquire()
     unlucky = asyncio.create_task(gate.acquire())
     next_in_line = asyncio.create_task(gate.acquire())
@@ -92,7 +94,7 @@ class _Body(httpx.AsyncByteStream):
 
 
 async def test_gated_stream_passes_the_body_and_frees_its_slot_once() -> None:
-    gate = FairGate(1)
+    gate = asyncio.Semaphore(1)
     await gate.acquire()
     body = _Body()
     stream = GatedStream(body, gate)
@@ -118,6 +120,13 @@ def _upstream(transport: httpx.AsyncBaseTransport) -> Upstream:
 REQUEST = UpstreamRequest("http://127.0.0.1:9/v1/chat/completions", {}, b"{}", False)
 
 
+async def _open(upstream: Upstream, request_id: str) -> httpx.Response:
+    """One attempt as the router makes it: a slot, then the request."""
+    loop = asyncio.get_running_loop()
+    async with upstream.slot(loop.time() + 60) as slot:
+        return await upstream.open(REQUEST, request_id, slot)
+
+
 async def test_upstream_holds_one_slot_per_open_response_and_frees_it_on_failure() -> None:
     calls = 0
 
@@ -130,9 +139,9 @@ async def test_upstream_holds_one_slot_per_open_response_and_frees_it_on_failure
 
     upstream = _upstream(httpx.MockTransport(answer))
     with pytest.raises(UpstreamError):
-        await upstream.open(REQUEST, "r1")  # the failed attempt gave its slot back
-    first = await upstream.open(REQUEST, "r2")
-    second = asyncio.create_task(upstream.open(REQUEST, "r3"))
+        await _open(upstream, "r1")  # the failed attempt gave its slot back
+    first = await _open(upstream, "r2")
+    second = asyncio.create_task(_open(upstream, "r3"))
     await _settle()
     assert not second.done()  # max_connections: 1, and the first response is still open
     await first.aclose()
@@ -144,5 +153,18 @@ async def test_upstream_holds_one_slot_per_open_response_and_frees_it_on_failure
 async def test_a_response_already_read_into_memory_holds_no_slot() -> None:
     upstream = _upstream(httpx.MockTransport(lambda r: httpx.Response(200, content=b"{}")))
     for i in range(3):  # max_connections: 1, and nobody closes these
-        response = await asyncio.wait_for(upstream.open(REQUEST, f"r{i}"), 1)
+        response = await asyncio.wait_for(_open(upstream, f"r{i}"), 1)
         assert response.content == b"{}"
+
+
+async def test_a_slot_nobody_took_over_is_freed_when_the_block_ends() -> None:
+    gate = asyncio.Semaphore(1)
+    loop = asyncio.get_running_loop()
+    with pytest.raises(RuntimeError):
+        async with PoolSlot(gate, "up", loop.time() + 60):
+            raise RuntimeError("the attempt failed before any response")
+    async with PoolSlot(gate, "up", loop.time() + 60) as slot:
+        body = slot.hand_to(_Body())
+    assert gate.locked()  # the response body owns it now
+    await body.aclose()
+    assert not gate.locked()
