@@ -1,11 +1,17 @@
-"""Per-provider health: a pybreaker circuit breaker driven correctly from asyncio, plus the
-429 cooldown.
+"""Per-provider health: a circuit breaker with a single half-open probe, plus the 429 cooldown.
 
-design.md §4: pybreaker's decorator never records failures of an `async def`, and in
-half-open it lets every concurrent caller through. So the attempt runs outside pybreaker;
-its verdict is reported afterwards through `breaker.call()` with a tiny sync function, and a
-single-probe gate of our own admits exactly one request while half-open. A cancelled
-attempt or a client error reports nothing (it says nothing about the provider's health).
+The breaker is a small state machine of our own on one monotonic clock, not pybreaker
+(issue 10 asked to decide on the code): pybreaker times its open state on the wall clock
+(`datetime.now(UTC)`, so an NTP step shortens or stretches it) and has no public way to ask
+how long it stays open; from asyncio it can only be told a verdict through a sync `call()`
+stub; and its half-open state lets every concurrent caller through, so we needed a probe
+gate of our own anyway. What it did for us is these few lines:
+
+    closed --(fail_max consecutive failures)--> open --(reset_timeout)--> half-open
+    half-open --(success_threshold probe successes)--> closed;  a failed probe --> open
+
+Only an attempt's verdict moves it: a cancelled attempt or a client error reports nothing
+(`release`), since it says nothing about the provider's health (design.md §4).
 """
 
 from __future__ import annotations
@@ -13,12 +19,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Literal
 
-import pybreaker
-
 from proxy.config import BreakerConfig
+from proxy.errors import UpstreamError
 
 log = logging.getLogger("proxy.breakers")
 
@@ -28,20 +32,66 @@ DEFAULT_COOLDOWN = 1.0  # a 429 without a usable Retry-After
 MAX_COOLDOWN = 300.0
 
 
-class _TransitionLog(pybreaker.CircuitBreakerListener):
-    def __init__(self, on_change: Callable[[str, State], None] | None) -> None:
-        self._on_change = on_change
+class CircuitBreaker:
+    """The state machine above; `clock` is monotonic seconds."""
 
-    def state_change(
+    def __init__(
         self,
-        cb: pybreaker.CircuitBreaker,
-        old_state: pybreaker.CircuitBreakerState | None,
-        new_state: pybreaker.CircuitBreakerState,
+        name: str,
+        config: BreakerConfig,
+        clock: Callable[[], float],
+        on_change: Callable[[str, State], None] | None = None,
     ) -> None:
-        old = old_state.name if old_state else "none"
-        log.warning("breaker of provider '%s': %s -> %s", cb.name, old, new_state.name)
+        self.name = name
+        self.fail_max = config.fail_max
+        self.reset_timeout = config.reset_timeout
+        self.success_threshold = config.success_threshold
+        self._clock = clock
+        self._on_change = on_change
+        self._state: State = "closed"
+        self.fail_counter = 0  # consecutive failures while closed
+        self.success_counter = 0  # probe successes while half-open
+        self._opened_at = 0.0
+
+    @property
+    def state(self) -> State:
+        return self._state
+
+    def half_open(self) -> None:
+        """Called by the admission once reset_timeout has passed (seconds_open_left() == 0)."""
+        self._move("half-open", "reset timeout elapsed")
+
+    def seconds_open_left(self) -> float:
+        if self._state != "open":
+            return 0.0
+        return max(0.0, self._opened_at + self.reset_timeout - self._clock())
+
+    def success(self) -> None:
+        if self._state == "closed":
+            self.fail_counter = 0
+        elif self._state == "half-open":
+            self.success_counter += 1
+            if self.success_counter >= self.success_threshold:
+                self._move("closed", "probe succeeded")
+
+    def failure(self, reason: str) -> None:
+        if self._state == "closed":
+            self.fail_counter += 1
+            if self.fail_counter >= self.fail_max:
+                self._open(f"{self.fail_counter} consecutive failures, last: {reason}")
+        elif self._state == "half-open":
+            self._open(f"probe failed: {reason}")
+
+    def _open(self, why: str) -> None:
+        self._opened_at = self._clock()
+        self._move("open", why)
+
+    def _move(self, new: State, why: str) -> None:
+        old, self._state = self._state, new
+        self.fail_counter = self.success_counter = 0
+        log.warning("breaker of provider '%s': %s -> %s (%s)", self.name, old, new, why)
         if self._on_change is not None:
-            self._on_change(cb.name or "", new_state.name)  # type: ignore[arg-type]
+            self._on_change(self.name, new)
 
 
 class ProviderHealth:
@@ -56,42 +106,38 @@ class ProviderHealth:
         self.provider = provider
         self._clock = clock
         self._max_cooldown = max_cooldown
-        self.breaker = pybreaker.CircuitBreaker(
-            fail_max=config.fail_max,
-            reset_timeout=config.reset_timeout,
-            success_threshold=config.success_threshold,
-            throw_new_error_on_trip=False,
-            listeners=[_TransitionLog(on_change)],
-            name=provider,
-        )
+        self.breaker = CircuitBreaker(provider, config, clock, on_change)
         self._probe_taken = False
         self._cooldown_until = 0.0
 
     @property
     def state(self) -> State:
-        return self.breaker.current_state  # type: ignore[return-value]
+        return self.breaker.state
 
     def admit(self) -> Admission:
         """May a request try this provider now? 'probe' is the one half-open trial."""
         if self._clock() < self._cooldown_until:
             return "cooldown"
-        state = self.breaker.current_state
-        if state == pybreaker.STATE_CLOSED:
+        breaker = self.breaker
+        if breaker.state == "closed":
             return "ok"
-        if state == pybreaker.STATE_OPEN:
-            if self.seconds_until_retry() > 0:
+        if breaker.state == "open":
+            if breaker.seconds_open_left() > 0:
                 return "open"
-            self.breaker.half_open()
+            breaker.half_open()
         if self._probe_taken:
             return "open"
         self._probe_taken = True
         return "probe"
 
     def record_success(self, admission: Admission) -> None:
-        self._report(admission, None)
+        if self._verdict_counts(admission):
+            self.breaker.success()
 
     def record_failure(self, admission: Admission, exc: Exception) -> None:
-        self._report(admission, exc)
+        if self._verdict_counts(admission):
+            reason = exc.outcome if isinstance(exc, UpstreamError) else type(exc).__name__
+            self.breaker.failure(reason)
 
     def release(self, admission: Admission) -> None:
         """The attempt ended without a verdict (client went away, client error)."""
@@ -110,28 +156,12 @@ class ProviderHealth:
 
     def seconds_until_retry(self) -> float:
         """How long until this provider may be tried again (0 if it may be now)."""
-        wait = max(0.0, self._cooldown_until - self._clock())
-        if self.breaker.current_state == pybreaker.STATE_OPEN:
-            opened_at = self.breaker._state_storage.opened_at  # no public accessor
-            if opened_at is not None:
-                elapsed = (datetime.now(UTC) - opened_at).total_seconds()
-                wait = max(wait, self.breaker.reset_timeout - elapsed)
-        return wait
+        cooling = max(0.0, self._cooldown_until - self._clock())
+        return max(cooling, self.breaker.seconds_open_left())
 
-    def _report(self, admission: Admission, exc: Exception | None) -> None:
+    def _verdict_counts(self, admission: Admission) -> bool:
         if admission == "probe":
             self._probe_taken = False
-        elif self.breaker.current_state != pybreaker.STATE_CLOSED:
-            return  # a late verdict from before the breaker opened says nothing new
-        try:
-            self.breaker.call(_raise, exc)
-        except pybreaker.CircuitBreakerError:
-            pass
-        except Exception as reported:
-            if reported is not exc:
-                raise
-
-
-def _raise(exc: Exception | None) -> None:
-    if exc is not None:
-        raise exc
+            return True
+        # A late verdict from before the breaker opened says nothing new.
+        return self.breaker.state == "closed"
