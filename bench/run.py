@@ -20,13 +20,24 @@ from bench.stack import Proxy, Upstream, start_proxy, start_upstream
 
 DEFAULT_CONCURRENCY = "1,32,256"
 QUICK_TIMING = Timing(warmup=0.5, duration=1.5)
+# `--scenario latency` (issue 10): an upstream that answers after 50 ms, as LLMs answer after
+# seconds, so the proxy holds as many requests open as there are clients.
+SCENARIOS = {
+    "default": {"latency_ms": 0.0, "concurrency": DEFAULT_CONCURRENCY},
+    "latency": {"latency_ms": 50.0, "concurrency": "256,1024"},
+}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--duration", type=float, help="measured seconds per point (default 5)")
     parser.add_argument("--warmup", type=float, help="unmeasured seconds first (default 1)")
-    parser.add_argument("--concurrency", default=DEFAULT_CONCURRENCY, help="comma list")
+    parser.add_argument("--scenario", choices=sorted(SCENARIOS), default="default")
+    parser.add_argument("--concurrency", help="comma list (default: the scenario's)")
+    parser.add_argument("--latency-ms", type=float, help="upstream delay before each answer")
+    parser.add_argument(
+        "--max-connections", type=int, help="the proxy's pool cap (default: max_in_flight)"
+    )
     parser.add_argument("--quick", action="store_true", help="0.5 s warm-up + 1.5 s per point")
     parser.add_argument("--json", type=Path, help="also write every number to this file")
     parser.add_argument("--chunks", type=int, default=20, help="SSE data events per stream")
@@ -34,7 +45,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--targets", default="direct,proxy", help="which of direct,proxy to measure"
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    preset = SCENARIOS[args.scenario]
+    if args.concurrency is None:
+        args.concurrency = preset["concurrency"]
+    if args.latency_ms is None:
+        args.latency_ms = preset["latency_ms"]
+    return args
 
 
 def timing_of(args: argparse.Namespace) -> Timing:
@@ -107,10 +124,11 @@ def run(args: argparse.Namespace) -> int:
     if not procs.can_pin():
         print("warning: fewer than 2 cores or no taskset: running unpinned", file=sys.stderr)
     warn_if_busy()
+    procs.raise_fd_limit(3 * max(concurrency) + 256)  # client, proxy in and out, upstream
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp, contextlib.ExitStack() as stack:
         workdir = Path(tmp)
-        upstream = start_upstream(stack, workdir, args.chunks, args.chunk_delay_ms)
-        proxy = start_proxy(stack, workdir, upstream)
+        upstream = start_upstream(stack, workdir, args.chunks, args.chunk_delay_ms, args.latency_ms)
+        proxy = start_proxy(stack, workdir, upstream, max_connections=args.max_connections)
         print(f"proxy ready in {proxy.ready_seconds * 1000:.0f} ms", file=sys.stderr)
         print(report.HEADER, file=sys.stderr)
         results = measure(points, timing, upstream, proxy)
@@ -147,6 +165,9 @@ def write_json(
             "concurrency": args.concurrency,
             "chunks": args.chunks,
             "chunk_delay_ms": args.chunk_delay_ms,
+            "scenario": args.scenario,
+            "latency_ms": args.latency_ms,
+            "max_connections": args.max_connections,
         },
         "proxy": startup,
         "points": results,

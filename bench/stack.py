@@ -19,7 +19,7 @@ IDLE_SETTLE = 0.5  # seconds between ready and the idle RSS reading
 
 CONFIG_TEMPLATE = """\
 providers:
-  up: {{type: openai, base_url: "http://127.0.0.1:{port}/v1", api_key: "${{UP_KEY}}"}}
+  up: {{type: openai, base_url: "http://127.0.0.1:{port}/v1", api_key: "${{UP_KEY}}"{pool}}}
 models:
   gpt: [{{provider: up, model: gpt-upstream}}]
 auth:
@@ -51,10 +51,15 @@ class Proxy:
 
 
 def start_upstream(
-    stack: contextlib.ExitStack, workdir: Path, chunks: int, chunk_delay_ms: float
+    stack: contextlib.ExitStack,
+    workdir: Path,
+    chunks: int,
+    chunk_delay_ms: float,
+    latency_ms: float = 0.0,
 ) -> Upstream:
     port = procs.free_port()
     args = ["--port", str(port), "--chunks", str(chunks), "--chunk-delay-ms", str(chunk_delay_ms)]
+    args += ["--latency-ms", str(latency_ms)]
     cmd = procs.python_module("bench.upstream", *args)
     proc = stack.enter_context(
         procs.running(procs.spawn(cmd, procs.CLIENT_CORE, workdir / "up.log"))
@@ -63,9 +68,13 @@ def start_upstream(
     return Upstream(port, proc.pid)
 
 
-def write_config(workdir: Path, upstream_port: int, extra: str = "") -> Path:
+def write_config(
+    workdir: Path, upstream_port: int, extra: str = "", max_connections: int | None = None
+) -> Path:
+    """The proxy's config; `max_connections` None keeps the default pool (max_in_flight)."""
     path = workdir / "bench-proxy.yaml"
-    path.write_text(CONFIG_TEMPLATE.format(port=upstream_port) + extra)
+    pool = f", max_connections: {max_connections}" if max_connections else ""
+    path.write_text(CONFIG_TEMPLATE.format(port=upstream_port, pool=pool) + extra)
     return path
 
 
@@ -90,10 +99,11 @@ def start_proxy(
     stop_signal: int | None = None,
     extra_config: str = "",
     log_level: str = "warning",
+    max_connections: int | None = None,
 ) -> Proxy:
     """Spawn the proxy pinned to its core; time to ready is spawn to the first 200 /health."""
     port = procs.free_port()
-    config = write_config(workdir, upstream.port, extra_config)
+    config = write_config(workdir, upstream.port, extra_config, max_connections)
     cmd = proxy_command(config, port, launcher, log_level)
     log = workdir / "proxy.log"
     spawned = time.perf_counter()

@@ -8,6 +8,9 @@ bodies) to answer any `POST .../chat/completions` with precomputed bytes:
   events, each written as its own HTTP chunk, then `data: [DONE]`. No delay between chunks
   unless `--chunk-delay-ms` is given.
 
+`--latency-ms` holds every chat answer back that long before its first byte, like a model
+thinking (issue 10: at LLM latencies a gateway holds hundreds of requests open at once).
+
 `GET` on any path answers 200 `{"status":"ok"}` (readiness). It prints `ready` on stdout
 once listening. Nothing is parsed beyond the request head and a substring test on the body,
 so the upstream costs a few microseconds per request and the benchmark measures the proxy.
@@ -110,9 +113,10 @@ def content_length(head: bytes) -> int | None:
 
 
 class UpstreamProtocol(asyncio.Protocol):
-    def __init__(self, responses: Responses, chunk_delay: float) -> None:
+    def __init__(self, responses: Responses, chunk_delay: float, latency: float = 0.0) -> None:
         self._responses = responses
         self._chunk_delay = chunk_delay
+        self._latency = latency
         self._buffer = bytearray()
         self._transport: asyncio.Transport | None = None
 
@@ -148,14 +152,32 @@ class UpstreamProtocol(asyncio.Protocol):
     def _answer(self, head: bytes, body: bytes) -> None:
         transport = self._transport
         assert transport is not None
+        close = b"\r\nconnection: close" in head.lower()
         if head.startswith(b"GET "):
             transport.write(self._responses.health)
-        elif any(marker in body for marker in STREAM_MARKERS):
+        elif not self._latency:
+            self._chat(transport, body)
+        else:
+            # Clients send one request per connection at a time, so a late answer on this
+            # connection cannot overtake another one.
+            loop = asyncio.get_running_loop()
+            loop.call_later(self._latency, self._late_chat, transport, body, close)
+            return
+        if close:
+            transport.close()
+
+    def _late_chat(self, transport: asyncio.Transport, body: bytes, close: bool) -> None:
+        if transport.is_closing():
+            return
+        self._chat(transport, body)
+        if close:
+            transport.close()
+
+    def _chat(self, transport: asyncio.Transport, body: bytes) -> None:
+        if any(marker in body for marker in STREAM_MARKERS):
             self._stream(transport)
         else:
             transport.write(self._responses.json)
-        if b"\r\nconnection: close" in head.lower():
-            transport.close()
 
     def _stream(self, transport: asyncio.Transport) -> None:
         transport.write(self._responses.stream_head)
@@ -179,11 +201,13 @@ def _write_if_open(transport: asyncio.Transport, data: bytes) -> None:
         transport.write(data)
 
 
-async def serve(host: str, port: int, chunks: int, chunk_delay: float) -> None:
+async def serve(
+    host: str, port: int, chunks: int, chunk_delay: float, latency: float = 0.0
+) -> None:
     loop = asyncio.get_running_loop()
     responses = Responses(chunks)
     server = await loop.create_server(
-        lambda: UpstreamProtocol(responses, chunk_delay), host, port, backlog=4096
+        lambda: UpstreamProtocol(responses, chunk_delay, latency), host, port, backlog=4096
     )
     print("ready", flush=True)
     async with server:
@@ -196,11 +220,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--chunks", type=int, default=20, help="SSE data events per stream")
     parser.add_argument("--chunk-delay-ms", type=float, default=0.0)
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="before each answer")
     return parser.parse_args(argv)
 
 
 def run(args: argparse.Namespace) -> None:
-    coro = serve(args.host, args.port, args.chunks, args.chunk_delay_ms / 1000)
+    coro = serve(
+        args.host, args.port, args.chunks, args.chunk_delay_ms / 1000, args.latency_ms / 1000
+    )
     try:
         import uvloop
     except ImportError:
