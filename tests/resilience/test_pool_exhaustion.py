@@ -10,7 +10,9 @@ provider serves again.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -24,14 +26,14 @@ Make = Callable[..., Gateway]
 
 
 def _pool_of_one(
-    scripted: Scripted, fake_openai: Callable[..., Any], gateway: Make
+    scripted: Scripted, fake_openai: Callable[..., Any], gateway: Make, **primary: Any
 ) -> tuple[ScriptedUpstream, Gateway]:
     """Primary: one connection, ttfb 0.5 s, breaker opens on its first charge. Model "m":
     primary then a healthy secondary; model "solo": primary alone."""
 
     def choose(record: Recorded) -> Script:
-        held = record.user_text() == "hold"
-        return Script(stall_after=2) if held else Script()  # "hold": 2 events, then silence
+        scripts = {"hold": Script(stall_after=2), "slowish": Script(delay_headers=0.2)}
+        return scripts.get(record.user_text(), Script())  # "hold": 2 events, then silence
 
     fake = scripted(OPENAI, choose=choose)
     _, backup_url = fake_openai(content="from secondary")
@@ -41,6 +43,7 @@ def _pool_of_one(
         ttfb_timeout=0.5,
         idle_timeout=30,
         breaker={"fail_max": 1, "reset_timeout": 30},
+        **primary,
     )
     gw = gateway(
         {"primary": primary, "secondary": OPENAI.provider(backup_url)},
@@ -113,3 +116,22 @@ def test_a_full_pool_falls_back_to_the_next_deployment(
     assert fake.hits == 1
     _let_go(held, fake)
     _assert_primary_still_trusted(gw, fake)
+
+
+def test_the_provider_gets_its_whole_ttfb_after_a_wait_for_the_pool(
+    scripted: Scripted, fake_openai: Callable[..., Any], gateway: Make
+) -> None:
+    """Waiting 1 s for the connection, then 0.2 s for the provider: within ttfb 0.5 s, since
+    the provider's clock starts when the proxy has a connection for it."""
+    fake, gw = _pool_of_one(scripted, fake_openai, gateway, pool_timeout=20)
+    held = _hold_the_only_connection(gw)
+    with ThreadPoolExecutor(1) as pool:
+        waiting = pool.submit(gw.chat, model="solo", content="slowish")
+        # Not a synchronisation: the scenario is a pool wait longer than the ttfb timeout,
+        # and a sleep lasts at least this long.
+        time.sleep(1.0)
+        assert not waiting.done()
+        _let_go(held, fake)
+        response = waiting.result(timeout=20)
+    assert response.status_code == 200, response.text
+    assert response.headers["x-proxy-provider"] == "primary"
