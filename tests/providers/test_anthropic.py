@@ -832,7 +832,6 @@ def test_translation_does_not_mutate_the_body() -> None:
 
 def test_adapter_basics() -> None:
     adapter = AnthropicAdapter("claude", provider(anthropic_version="2024-01-01"))
-    assert adapter.passthrough is False
     req = parse_chat_request(orjson.dumps({**BASE, "stream": True}))
     upstream = adapter.build_request(req, CTX)
     assert upstream.stream is True
