@@ -14,7 +14,9 @@ from typing import Any, Literal
 import orjson
 
 from proxy.errors import UpstreamError, upstream_transport_error
-from proxy.providers.anthropic.wire import JSON_TOOL_NAME
+from proxy.providers.anthropic.ids import from_anthropic_id
+from proxy.providers.anthropic.reasoning import reasoning_fields
+from proxy.providers.anthropic.wire import JSON_TOOL_NAME, ReasoningBlock
 from proxy.providers.base import CallContext, OpenAIResponse, Usage
 
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter"]
@@ -84,14 +86,17 @@ def from_anthropic_response(
     """A parsed Anthropic Message -> the OpenAI chat.completion dict.
 
     Text blocks join into `content`; `tool_use` blocks become `tool_calls` (arguments as
-    compact JSON); thinking blocks become `reasoning_content`; the json tool's input becomes
-    `content` (json mode). Raises UpstreamError(malformed_response) on a shape it cannot read.
+    compact JSON); thinking text becomes `reasoning_content`, and thinking and
+    redacted_thinking blocks, signatures included, `thinking_blocks` and `reasoning_details`
+    (reasoning.py); the json tool's input becomes `content` (json mode). Raises
+    UpstreamError(malformed_response) on a shape it cannot read.
     """
     blocks = message.get("content")
     if not isinstance(blocks, list):
         raise _malformed(provider, "the message has no 'content' array")
     texts: list[str] = []
     thoughts: list[str] = []
+    reasoning: list[ReasoningBlock] = []
     calls: list[dict[str, Any]] = []
     json_answer: str | None = None
     for i, block in enumerate(blocks):
@@ -100,14 +105,21 @@ def from_anthropic_response(
             texts.append(_field(block, "text", str, i, provider))
         elif kind == "thinking":
             thoughts.append(_field(block, "thinking", str, i, provider))
+            signature = _field(block, "signature", str, i, provider)
+            reasoning.append({"type": "thinking", "thinking": thoughts[-1], "signature": signature})
+        elif kind == "redacted_thinking":
+            reasoning.append(
+                {"type": "redacted_thinking", "data": _field(block, "data", str, i, provider)}
+            )
         elif kind == "tool_use":
             name = _field(block, "name", str, i, provider)
             arguments = compact_json(_field(block, "input", dict, i, provider))
             if name == JSON_TOOL_NAME:
                 json_answer = arguments
             else:
-                calls.append(_tool_call(_field(block, "id", str, i, provider), name, arguments))
-        # redacted_thinking and server-tool blocks have no OpenAI counterpart.
+                call_id = from_anthropic_id(_field(block, "id", str, i, provider))
+                calls.append(_tool_call(call_id, name, arguments))
+        # Server-tool blocks have no OpenAI counterpart.
     if json_answer is not None:
         content: str | None = json_answer
     else:
@@ -117,6 +129,8 @@ def from_anthropic_response(
         reply["tool_calls"] = calls
     if thoughts:
         reply["reasoning_content"] = "".join(thoughts)
+    if reasoning:
+        reply.update(reasoning_fields(reasoning))
     usage = message.get("usage")
     return {
         "id": ctx.response_id,
