@@ -13,8 +13,9 @@ Event reference: https://docs.anthropic.com/en/docs/build-with-claude/streaming 
 - tool_use content_block_start -> a `tool_calls` delta with id, type, name and "" arguments;
   its input_json_delta fragments follow at the same OpenAI index. OpenAI indexes count tool
   calls (0, 1, ...), not Anthropic content blocks, so a map from block index to tool index is
-  kept (and one to reasoning index). Ids come down through ids.from_anthropic_id. A tool whose input streamed nothing gets "{}" at its content_block_stop so the
-  concatenated arguments always parse. The json tool (json mode) streams as `content`.
+  kept (and one to reasoning index). Ids come down through ids.from_anthropic_id. A tool
+  whose input streamed nothing gets "{}" at its content_block_stop so the concatenated
+  arguments always parse. The json tool (json mode) streams as `content`.
 - message_delta -> stop_reason and output usage kept; message_stop -> the stream is complete.
 - finish() -> the one chunk carrying finish_reason, then, only if the client asked for
   `stream_options.include_usage`, the usage chunk with `choices: []`. Without message_stop it
