@@ -97,9 +97,6 @@ class StreamPipe(Protocol):
 class Adapter(Protocol):
     """A provider family. `__init__(name, config)` precomputes URLs and headers at startup."""
 
-    # True for OpenAI-compatible upstreams: bodies and stream bytes are forwarded untouched.
-    passthrough: bool
-
     def build_request(self, req: ChatRequest, ctx: CallContext) -> UpstreamRequest: ...
 
     def parse_response(self, payload: bytes, ctx: CallContext) -> Reply:

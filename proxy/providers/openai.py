@@ -20,8 +20,6 @@ _ERROR_EXCERPT = 300
 
 
 class OpenAIAdapter:
-    passthrough = True
-
     def __init__(self, name: str, config: ProviderConfig) -> None:
         check_options(config, set())
         self.name = name

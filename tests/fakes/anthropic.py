@@ -14,7 +14,8 @@ Scenario, chosen per request (first match wins):
 Scenarios:
 
 - every success fixture folder: `text`, `system`, `tools`, `parallel_tools`, `json_schema`,
-  `thinking`, `max_tokens`, `stop_sequence`, `refusal`, `usage_cache`, ...;
+  `thinking`, `max_tokens`, `stop_sequence`, `refusal`, `usage_cache`, ...; `thinking_tools`
+  answers with a signed thinking block, a redacted_thinking block, text and a tool call;
 - `tool_results`: a text answer quoting each tool result it received, as `<id>=<content>`;
 - every error fixture folder: `error_400`, `error_401`, `error_403`, `error_404`, `error_413`,
   `error_429`, `error_429_spend_limit`, `error_500`, `error_529`: that status, headers and
@@ -26,7 +27,11 @@ Scenarios:
 Like the real API it checks the request first: `x-api-key` or `authorization: Bearer` (the
 current SDK sends the latter; equal to `api_key` when set) else 401; `anthropic-version` else 400; the body's shape against the `anthropic` SDK's
 parameter types (unknown fields, roles, content blocks, tools, tool_choice, thinking budget,
-empty text blocks, tool_result ids) else 400 invalid_request_error.
+empty text blocks, tool ids outside `^[a-zA-Z0-9_-]+$`, tool_result ids) else 400
+invalid_request_error. Thinking is checked as Anthropic does: a thinking or redacted_thinking
+block sent back must be one this fake issued (in a fixture), byte for byte, signature
+included; and with thinking enabled, the assistant turn answered by the final tool results
+must start with its thinking block.
 
 Every request is recorded in `requests` (headers and parsed body) before it is judged.
 """
@@ -51,6 +56,8 @@ from starlette.routing import Route
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "anthropic"
 FIXTURE_MODEL = "claude-sonnet-4-5-20250929"
 _MARKER = re.compile(r"\[scenario:([a-z0-9_]+)\]")
+_TOOL_ID = re.compile(r"[a-zA-Z0-9_-]+")
+_ID_FIELDS = {"tool_use": "id", "tool_result": "tool_use_id"}
 
 
 @dataclass
@@ -296,7 +303,12 @@ def request_problem(body: dict[str, Any]) -> str | None:
                 types["system"].validate_python(block)
     except ValidationError as exc:
         return str(exc).splitlines()[0]
-    return _thinking_problem(body) or _messages_problem(body["messages"], types["block"])
+    return (
+        _thinking_problem(body)
+        or _ids_problem(body["messages"])
+        or _messages_problem(body["messages"], types["block"])
+        or _replay_problem(body)
+    )
 
 
 def _thinking_problem(body: dict[str, Any]) -> str | None:
@@ -339,3 +351,66 @@ def _messages_problem(messages: Any, block_type: TypeAdapter[Any]) -> str | None
                 )
         previous_tool_ids = {b["id"] for b in blocks if b["type"] == "tool_use"}
     return None
+
+
+def _ids_problem(messages: Any) -> str | None:
+    for i, message in enumerate(messages if isinstance(messages, list) else []):
+        content = message.get("content") if isinstance(message, dict) else None
+        for j, block in enumerate(content if isinstance(content, list) else []):
+            kind = block.get("type") if isinstance(block, dict) else None
+            key = _ID_FIELDS.get(kind) if isinstance(kind, str) else None
+            value = block.get(key) if key else None
+            if key and not (isinstance(value, str) and _TOOL_ID.fullmatch(value)):
+                return (
+                    f"messages.{i}.content.{j}.{kind}.{key}: String should match pattern "
+                    "'^[a-zA-Z0-9_-]+$'"
+                )
+    return None
+
+
+@cache
+def _issued() -> frozenset[tuple[str, ...]]:
+    """Every reasoning block the fixtures hand out, as Anthropic would verify them."""
+    issued: set[tuple[str, ...]] = set()
+    for path in FIXTURES.glob("*/anthropic_response.json"):
+        for block in json.loads(path.read_text()).get("content", []):
+            if block["type"] == "thinking":
+                issued.add(("thinking", block["thinking"], block["signature"]))
+            elif block["type"] == "redacted_thinking":
+                issued.add(("redacted_thinking", block["data"]))
+    return frozenset(issued)
+
+
+def _replay_problem(body: dict[str, Any]) -> str | None:
+    messages = body["messages"]
+    for i, message in enumerate(messages):
+        for j, block in enumerate(_blocks(message)):
+            if block["type"] == "thinking":
+                key: tuple[str, ...] = ("thinking", block["thinking"], block["signature"])
+            elif block["type"] == "redacted_thinking":
+                key = ("redacted_thinking", block["data"])
+            else:
+                continue
+            if key not in _issued():
+                return f"messages.{i}.content.{j}: Invalid `signature` in `{block['type']}` block"
+    if body.get("thinking", {}).get("type") != "enabled" or len(messages) < 2:
+        return None
+    last, turn = messages[-1], messages[-2]
+    if last["role"] != "user" or not any(b["type"] == "tool_result" for b in _blocks(last)):
+        return None
+    first = _blocks(turn)[0]["type"]
+    if first in ("thinking", "redacted_thinking"):
+        return None
+    return (
+        f"messages.{len(messages) - 2}.content.0.type: Expected `thinking` or "
+        f"`redacted_thinking`, but found `{first}`. When `thinking` is enabled, a final "
+        "`assistant` message must start with a thinking block (preceeding the lastmost set of "
+        "`tool_use` and `tool_result` blocks). We recommend you include thinking blocks from "
+        "previous turns. To avoid this requirement, disable `thinking`. Please consult our "
+        "documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking"
+    )
+
+
+def _blocks(message: dict[str, Any]) -> list[dict[str, Any]]:
+    content = message["content"]
+    return [{"type": "text", "text": content}] if isinstance(content, str) else list(content)

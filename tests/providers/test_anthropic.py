@@ -407,7 +407,7 @@ def test_unknown_events_and_blocks_are_ignored() -> None:
     start = {
         "type": "content_block_start",
         "index": 5,
-        "content_block": {"type": "redacted_thinking", "data": "abc"},
+        "content_block": {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search"},
     }
     assert translator.feed(SSEEvent(json.dumps(start), "content_block_start")) == []
     assert translator.feed(SSEEvent('{"type":"content_block_stop","index":5}')) == []
@@ -832,7 +832,6 @@ def test_translation_does_not_mutate_the_body() -> None:
 
 def test_adapter_basics() -> None:
     adapter = AnthropicAdapter("claude", provider(anthropic_version="2024-01-01"))
-    assert adapter.passthrough is False
     req = parse_chat_request(orjson.dumps({**BASE, "stream": True}))
     upstream = adapter.build_request(req, CTX)
     assert upstream.stream is True

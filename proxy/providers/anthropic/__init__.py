@@ -9,6 +9,8 @@ promises, that Claude answers. The package is split by direction:
 - errors.py    anthropic_error: Anthropic error bodies -> UpstreamError
 - adapter.py   AnthropicAdapter: URL and headers at startup, bytes in and out
 - wire.py      the Messages request shapes (TypedDicts)
+- reasoning.py thinking blocks <-> thinking_blocks / reasoning_details (both directions)
+- ids.py       tool-call ids <-> Anthropic's id alphabet (both directions)
 
 Structured output (`response_format`): Anthropic has no response_format that every Claude
 model accepts, so the answer is requested as a forced tool call. The request gains a tool
@@ -27,8 +29,12 @@ Anthropic requires max_tokens) and `anthropic_version` (default "2023-06-01").
 Not supported (400 naming the parameter, or dropped with `drop_unsupported: true`): n > 1,
 logprobs, top_logprobs, logit_bias, presence/frequency penalties, seed, audio output and
 input_audio parts, non-text modalities, prediction, web_search_options, legacy functions,
-moderation, OpenAI file ids, non-function tools. Thinking blocks cannot be sent back (their
-signatures are not part of the OpenAI shape), so earlier reasoning is not replayed.
+moderation, OpenAI file ids, non-function tools.
+
+Reasoning: thinking and redacted_thinking blocks come down as `thinking_blocks` (LiteLLM) and
+`reasoning_details` (OpenRouter) beside `reasoning_content`, and go back up from either,
+byte-exact, first in their assistant turn (reasoning.py). Tool-call ids outside Anthropic's
+alphabet are mapped reversibly (ids.py).
 """
 
 from proxy.providers.anthropic.adapter import AnthropicAdapter

@@ -26,8 +26,6 @@ OPTIONS = {"default_max_tokens", "anthropic_version"}
 
 
 class AnthropicAdapter:
-    passthrough = False
-
     def __init__(self, name: str, config: ProviderConfig) -> None:
         check_options(config, OPTIONS)
         default_max_tokens = provider_option(config, "default_max_tokens", int, DEFAULT_MAX_TOKENS)

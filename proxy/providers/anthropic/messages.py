@@ -9,6 +9,9 @@
   `image_url` data URLs -> base64 image sources, http(s) URLs -> url sources; `file` parts with
   PDF data -> document blocks; assistant `tool_calls` -> `tool_use` blocks with the arguments
   parsed; `tool` messages -> `tool_result` blocks.
+- An assistant message's `thinking_blocks` / `reasoning_details` go back first in its turn,
+  unchanged (reasoning.py): Anthropic requires them before the `tool_use` blocks.
+- Tool-call ids go through ids.to_anthropic_id, identically in `tool_use` and `tool_result`.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from typing import Any, Literal, Protocol
 import orjson
 
 from proxy.errors import ProxyError, invalid_request, unsupported_parameter
+from proxy.providers.anthropic.ids import to_anthropic_id
+from proxy.providers.anthropic.reasoning import replay_blocks
 from proxy.providers.anthropic.wire import (
     DOCUMENT_MEDIA_TYPES,
     IMAGE_MEDIA_TYPES,
@@ -191,7 +196,7 @@ def _document(file: Any, at: str, opts: MessageOptions) -> DocumentBlock:
 
 
 def _assistant_content(message: dict[str, Any], where: str) -> list[ContentBlock]:
-    blocks: list[ContentBlock] = []
+    blocks: list[ContentBlock] = list(replay_blocks(message, where))
     for j, part in enumerate(_parts(message.get("content"), where)):
         # An assistant's earlier refusal is context like any other text it said.
         if part["type"] not in ("text", "refusal"):
@@ -225,7 +230,12 @@ def _tool_use(call: Any, at: str) -> ToolUseBlock:
             f"{at}.function.arguments",
             "invalid_value",
         )
-    return {"type": "tool_use", "id": call["id"], "name": function["name"], "input": parsed}
+    return {
+        "type": "tool_use",
+        "id": to_anthropic_id(call["id"]),
+        "name": function["name"],
+        "input": parsed,
+    }
 
 
 def _tool_result(message: dict[str, Any], where: str) -> ToolResultBlock:
@@ -236,7 +246,7 @@ def _tool_result(message: dict[str, Any], where: str) -> ToolResultBlock:
             f"{where}.tool_call_id",
             "missing_required_parameter",
         )
-    block: ToolResultBlock = {"type": "tool_result", "tool_use_id": call_id}
+    block: ToolResultBlock = {"type": "tool_result", "tool_use_id": to_anthropic_id(call_id)}
     content = message.get("content")
     if isinstance(content, str):
         if content:

@@ -8,13 +8,16 @@ Anthropic reference: https://docs.anthropic.com/en/api/messages (response `conte
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
 import orjson
 
 from proxy.errors import UpstreamError, upstream_transport_error
-from proxy.providers.anthropic.wire import JSON_TOOL_NAME
+from proxy.providers.anthropic.ids import from_anthropic_id
+from proxy.providers.anthropic.reasoning import reasoning_fields
+from proxy.providers.anthropic.wire import JSON_TOOL_NAME, ReasoningBlock
 from proxy.providers.base import CallContext, OpenAIResponse, Usage
 
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter"]
@@ -84,39 +87,15 @@ def from_anthropic_response(
     """A parsed Anthropic Message -> the OpenAI chat.completion dict.
 
     Text blocks join into `content`; `tool_use` blocks become `tool_calls` (arguments as
-    compact JSON); thinking blocks become `reasoning_content`; the json tool's input becomes
-    `content` (json mode). Raises UpstreamError(malformed_response) on a shape it cannot read.
+    compact JSON); thinking text becomes `reasoning_content`, and thinking and
+    redacted_thinking blocks, signatures included, `thinking_blocks` and `reasoning_details`
+    (reasoning.py); the json tool's input becomes `content` (json mode). Raises
+    UpstreamError(malformed_response) on a shape it cannot read.
     """
     blocks = message.get("content")
     if not isinstance(blocks, list):
         raise _malformed(provider, "the message has no 'content' array")
-    texts: list[str] = []
-    thoughts: list[str] = []
-    calls: list[dict[str, Any]] = []
-    json_answer: str | None = None
-    for i, block in enumerate(blocks):
-        kind = block.get("type") if isinstance(block, dict) else None
-        if kind == "text":
-            texts.append(_field(block, "text", str, i, provider))
-        elif kind == "thinking":
-            thoughts.append(_field(block, "thinking", str, i, provider))
-        elif kind == "tool_use":
-            name = _field(block, "name", str, i, provider)
-            arguments = compact_json(_field(block, "input", dict, i, provider))
-            if name == JSON_TOOL_NAME:
-                json_answer = arguments
-            else:
-                calls.append(_tool_call(_field(block, "id", str, i, provider), name, arguments))
-        # redacted_thinking and server-tool blocks have no OpenAI counterpart.
-    if json_answer is not None:
-        content: str | None = json_answer
-    else:
-        content = "".join(texts) if texts or not calls else None
-    reply: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
-    if calls:
-        reply["tool_calls"] = calls
-    if thoughts:
-        reply["reasoning_content"] = "".join(thoughts)
+    read = _read_blocks(blocks, provider)
     usage = message.get("usage")
     return {
         "id": ctx.response_id,
@@ -126,14 +105,67 @@ def from_anthropic_response(
         "choices": [
             {
                 "index": 0,
-                "message": reply,
+                "message": read.reply(),
                 "logprobs": None,
-                "finish_reason": finish_reason(message.get("stop_reason"), len(calls)),
+                "finish_reason": finish_reason(message.get("stop_reason"), len(read.calls)),
             }
         ],
         "usage": openai_usage(usage if isinstance(usage, dict) else {}),
         "system_fingerprint": None,
     }
+
+
+@dataclass(slots=True)
+class _Blocks:
+    """A Message's content blocks, sorted by where they go in the OpenAI message."""
+
+    texts: list[str] = field(default_factory=list)
+    thoughts: list[str] = field(default_factory=list)
+    reasoning: list[ReasoningBlock] = field(default_factory=list)
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    json_answer: str | None = None
+
+    def reply(self) -> dict[str, Any]:
+        if self.json_answer is not None:
+            content: str | None = self.json_answer
+        else:
+            content = "".join(self.texts) if self.texts or not self.calls else None
+        reply: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
+        if self.calls:
+            reply["tool_calls"] = self.calls
+        if self.thoughts:
+            reply["reasoning_content"] = "".join(self.thoughts)
+        if self.reasoning:
+            reply.update(reasoning_fields(self.reasoning))
+        return reply
+
+
+def _read_blocks(blocks: list[Any], provider: str) -> _Blocks:
+    read = _Blocks()
+    for i, block in enumerate(blocks):
+        kind = block.get("type") if isinstance(block, dict) else None
+        if kind == "text":
+            read.texts.append(_field(block, "text", str, i, provider))
+        elif kind == "thinking":
+            thinking = _field(block, "thinking", str, i, provider)
+            signature = _field(block, "signature", str, i, provider)
+            read.thoughts.append(thinking)
+            read.reasoning.append(
+                {"type": "thinking", "thinking": thinking, "signature": signature}
+            )
+        elif kind == "redacted_thinking":
+            data = _field(block, "data", str, i, provider)
+            read.reasoning.append({"type": "redacted_thinking", "data": data})
+        elif kind == "tool_use":
+            name = _field(block, "name", str, i, provider)
+            arguments = compact_json(_field(block, "input", dict, i, provider))
+            if name == JSON_TOOL_NAME:
+                read.json_answer = arguments
+            else:
+                call_id = from_anthropic_id(_field(block, "id", str, i, provider))
+                read.calls.append(_tool_call(call_id, name, arguments))
+        # Server-tool blocks have no OpenAI counterpart.
+    return read
 
 
 def _tool_call(call_id: str, name: str, arguments: str) -> dict[str, Any]:

@@ -5,13 +5,17 @@ Event reference: https://docs.anthropic.com/en/docs/build-with-claude/streaming 
 `event:` line repeats it).
 
 - message_start -> the first chunk, `{"role": "assistant", "content": ""}`; input usage kept.
-- text_delta -> `content`; thinking_delta -> `reasoning_content`; signature_delta, citations,
-  ping and unknown events are ignored.
+- text_delta -> `content`; citations, ping and unknown events are ignored.
+- thinking and redacted_thinking blocks -> `thinking_blocks` and `reasoning_details` entries
+  (reasoning.py), numbered 0, 1, ... in their `index` as the openai SDK's stream helper needs:
+  the block's start opens its entry, thinking_delta adds text (also as `reasoning_content`),
+  signature_delta adds the signature.
 - tool_use content_block_start -> a `tool_calls` delta with id, type, name and "" arguments;
   its input_json_delta fragments follow at the same OpenAI index. OpenAI indexes count tool
   calls (0, 1, ...), not Anthropic content blocks, so a map from block index to tool index is
-  kept. A tool whose input streamed nothing gets "{}" at its content_block_stop so the
-  concatenated arguments always parse. The json tool (json mode) streams as `content`.
+  kept (and one to reasoning index). Ids come down through ids.from_anthropic_id. A tool
+  whose input streamed nothing gets "{}" at its content_block_stop so the concatenated
+  arguments always parse. The json tool (json mode) streams as `content`.
 - message_delta -> stop_reason and output usage kept; message_stop -> the stream is complete.
 - finish() -> the one chunk carrying finish_reason, then, only if the client asked for
   `stream_options.include_usage`, the usage chunk with `choices: []`. Without message_stop it
@@ -24,8 +28,10 @@ from typing import Any
 
 from proxy.errors import UpstreamError, upstream_transport_error
 from proxy.providers.anthropic.errors import stream_error
+from proxy.providers.anthropic.ids import from_anthropic_id
+from proxy.providers.anthropic.reasoning import opening_delta, signature_delta, thinking_delta
 from proxy.providers.anthropic.response import finish_reason, openai_usage, usage_record
-from proxy.providers.anthropic.wire import JSON_TOOL_NAME
+from proxy.providers.anthropic.wire import JSON_TOOL_NAME, ReasoningBlock
 from proxy.providers.base import CallContext, OpenAIChunk, Usage
 from proxy.sse import SSEEvent, SSEProtocolError
 
@@ -39,6 +45,7 @@ class AnthropicStreamTranslator:
         self._tool_index: dict[int, int] = {}  # Anthropic block index -> OpenAI tool index
         self._streamed_input: set[int] = set()  # tool blocks whose input was not empty
         self._tool_calls = 0
+        self._reasoning_index: dict[int, int] = {}  # Anthropic block index -> reasoning index
         self._usage: dict[str, Any] | None = None  # Anthropic usage, merged across events
         self._stop_reason: str | None = None
         self._stopped = False
@@ -94,8 +101,8 @@ class AnthropicStreamTranslator:
         kind = block["type"]
         if kind == "text" and block.get("text"):
             return [self._chunk({"content": block["text"]})]
-        if kind == "thinking" and block.get("thinking"):
-            return [self._chunk({"reasoning_content": block["thinking"]})]
+        if kind in ("thinking", "redacted_thinking"):
+            return [self._chunk(self._open_reasoning(index, block))]
         if kind != "tool_use":
             return []
         if block["name"] == JSON_TOOL_NAME:
@@ -106,7 +113,7 @@ class AnthropicStreamTranslator:
         self._tool_index[index] = position
         call = {
             "index": position,
-            "id": block["id"],
+            "id": from_anthropic_id(block["id"]),
             "type": "function",
             "function": {"name": block["name"], "arguments": ""},
         }
@@ -117,12 +124,27 @@ class AnthropicStreamTranslator:
         if kind == "text_delta":
             return [self._chunk({"content": delta["text"]})] if delta["text"] else []
         if kind == "thinking_delta":
-            thinking = delta["thinking"]
-            return [self._chunk({"reasoning_content": thinking})] if thinking else []
+            thinking = _string(delta, "thinking")
+            position = self._reasoning_index[index]
+            return [self._chunk(thinking_delta(thinking, position))] if thinking else []
+        if kind == "signature_delta":
+            position = self._reasoning_index[index]
+            return [self._chunk(signature_delta(_string(delta, "signature"), position))]
         if kind == "input_json_delta" and delta["partial_json"]:
             self._streamed_input.add(index)
             return [self._arguments(index, delta["partial_json"])]
-        return []  # signature_delta, citations_delta, empty fragments
+        return []  # citations_delta, empty fragments
+
+    def _open_reasoning(self, index: int, block: dict[str, Any]) -> dict[str, Any]:
+        position = len(self._reasoning_index)
+        self._reasoning_index[index] = position
+        entry: ReasoningBlock
+        if block["type"] == "thinking":
+            thinking, signature = _string(block, "thinking"), _string(block, "signature")
+            entry = {"type": "thinking", "thinking": thinking, "signature": signature}
+        else:
+            entry = {"type": "redacted_thinking", "data": _string(block, "data")}
+        return opening_delta(entry, position)
 
     def _block_stop(self, index: int) -> list[OpenAIChunk]:
         if index in self._tool_index and index not in self._streamed_input:
@@ -168,3 +190,11 @@ class AnthropicStreamTranslator:
         if self._usage is None:
             return None
         return usage_record(openai_usage(self._usage))
+
+
+def _string(fields: dict[str, Any], key: str) -> str:
+    """A string field of an event; absent is "" (a thinking block starts with empty fields)."""
+    value = fields.get(key, "")
+    if not isinstance(value, str):
+        raise TypeError(key)  # feed() reports it as a malformed event
+    return value

@@ -57,7 +57,29 @@ class ToolResultBlock(TypedDict):
     content: NotRequired[str | list[TextBlock | ImageBlock]]
 
 
-ContentBlock = TextBlock | ImageBlock | DocumentBlock | ToolUseBlock | ToolResultBlock
+class ThinkingBlock(TypedDict):
+    """Sent back exactly as Claude wrote it: the signature covers the text."""
+
+    type: Literal["thinking"]
+    thinking: str
+    signature: str
+
+
+class RedactedThinkingBlock(TypedDict):
+    type: Literal["redacted_thinking"]
+    data: str
+
+
+ReasoningBlock = ThinkingBlock | RedactedThinkingBlock
+ContentBlock = (
+    TextBlock
+    | ImageBlock
+    | DocumentBlock
+    | ToolUseBlock
+    | ToolResultBlock
+    | ThinkingBlock
+    | RedactedThinkingBlock
+)
 
 
 class MessageParam(TypedDict):

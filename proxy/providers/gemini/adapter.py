@@ -41,8 +41,6 @@ _MAJOR_VERSION = re.compile(r"gemini-(\d+)")
 
 
 class GeminiAdapter:
-    passthrough = False
-
     def __init__(self, name: str, config: ProviderConfig) -> None:
         check_options(config, GEMINI_OPTIONS)
         self.name = name
@@ -83,9 +81,6 @@ class GeminiAdapter:
         except MalformedResponse as exc:
             raise upstream_transport_error(self.name, "malformed_response", str(exc)) from exc
         return Reply(orjson.dumps(response), usage_of(parsed.get("usageMetadata")))
-
-    def stream_translator(self, ctx: CallContext) -> GeminiStreamTranslator:
-        return GeminiStreamTranslator(ctx, self.name)
 
     def stream_pipe(self, ctx: CallContext) -> TranslatingPipe:
         return TranslatingPipe(GeminiStreamTranslator(ctx, self.name), self.name)
