@@ -1,7 +1,13 @@
 """OpenAI-compatible upstreams: byte passthrough.
 
-Only `model` is rewritten (and only when the public name differs from the upstream one);
-responses and stream bytes go back to the client untouched, never re-encoded.
+The request goes out serialized from the parsed body (with `model` set to the upstream
+name), never as the client's bytes: JSON with duplicate keys parses to the last value, which
+is what the proxy routed and validated, while an upstream keeping the first value would see
+another model or an unvalidated parameter. Re-serializing costs one orjson.dumps (measured
+on this machine: 1.0 us for a 1.7 KB chat body, 10 us for 50 KB), against 21 us and 137 us
+for finding duplicates with json.loads(object_pairs_hook=...) and a 400, and it also covers
+duplicates nested anywhere in the body. Responses and stream bytes go back to the client
+untouched, never re-encoded.
 """
 
 from __future__ import annotations
@@ -33,8 +39,9 @@ class OpenAIAdapter:
         self._secrets = tuple(s for s in (config.api_key.value if config.api_key else "",) if s)
 
     def build_request(self, req: ChatRequest, ctx: CallContext) -> UpstreamRequest:
+        # Never req.raw: see the module docstring (duplicate keys).
         if ctx.upstream_model == req.model:
-            body = req.raw
+            body = orjson.dumps(req.body)
         else:
             body = orjson.dumps({**req.body, "model": ctx.upstream_model})
         return UpstreamRequest(self._url, self._headers, body, req.stream)
