@@ -20,9 +20,8 @@ from proxy.config import ProviderConfig, check_options
 from proxy.errors import UpstreamError, upstream_status_error, upstream_transport_error
 from proxy.providers.base import CallContext, Reply, UpstreamRequest, load_upstream_json
 from proxy.providers.pipes import PassthroughPipe, usage_from_openai
+from proxy.redaction import register_secrets, unrecognised_body
 from proxy.request import ChatRequest
-
-_ERROR_EXCERPT = 300
 
 
 class OpenAIAdapter:
@@ -36,7 +35,8 @@ class OpenAIAdapter:
         if config.api_key is not None:
             headers["authorization"] = f"Bearer {config.api_key.value}"
         self._headers: Mapping[str, str] = headers
-        self._secrets = tuple(s for s in (config.api_key.value if config.api_key else "",) if s)
+        if config.api_key is not None:
+            register_secrets((config.api_key.value,))  # redacted from every error and log line
 
     def build_request(self, req: ChatRequest, ctx: CallContext) -> UpstreamRequest:
         # Never req.raw: see the module docstring (duplicate keys).
@@ -58,9 +58,8 @@ class OpenAIAdapter:
         return PassthroughPipe(self.name)
 
     def parse_error(self, status: int, headers: Mapping[str, str], payload: bytes) -> UpstreamError:
+        # Whole, uncut fields: upstream_status_error redacts, then cuts (errors.py).
         message, code, param = _openai_error_fields(payload)
-        for secret in self._secrets:
-            message = message.replace(secret, "***")
         return upstream_status_error(self.name, status, message, headers, code=code, param=param)
 
 
@@ -73,9 +72,8 @@ def _openai_error_fields(payload: bytes) -> tuple[str, str | None, str | None]:
         code = error.get("code")
         param = error.get("param")
         return (
-            error["message"][:2000],
+            error["message"],
             str(code) if code is not None else None,
             param if isinstance(param, str) else None,
         )
-    excerpt = payload[:_ERROR_EXCERPT].decode("utf-8", "replace").strip()
-    return (f"unrecognised error body: {excerpt!r}" if excerpt else "empty error body"), None, None
+    return unrecognised_body(payload), None, None

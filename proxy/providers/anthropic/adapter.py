@@ -18,6 +18,7 @@ from proxy.providers.anthropic.response import from_anthropic_response, usage_re
 from proxy.providers.anthropic.stream import AnthropicStreamTranslator
 from proxy.providers.base import CallContext, Reply, StreamPipe, UpstreamRequest, load_upstream_json
 from proxy.providers.pipes import TranslatingPipe
+from proxy.redaction import register_secrets
 from proxy.request import ChatRequest
 
 # https://docs.anthropic.com/en/api/versioning: the one stable Messages API version.
@@ -48,8 +49,8 @@ class AnthropicAdapter:
         }
         if config.api_key is not None:
             headers["x-api-key"] = config.api_key.value
+            register_secrets((config.api_key.value,))  # redacted from every error and log line
         self._headers: Mapping[str, str] = headers
-        self._secrets = (config.api_key.value,) if config.api_key is not None else ()
         self._options = RequestOptions(name, default_max_tokens, config.drop_unsupported)
 
     def build_request(self, req: ChatRequest, ctx: CallContext) -> UpstreamRequest:
@@ -69,4 +70,4 @@ class AnthropicAdapter:
         return TranslatingPipe(AnthropicStreamTranslator(ctx, self.name), self.name)
 
     def parse_error(self, status: int, headers: Mapping[str, str], payload: bytes) -> UpstreamError:
-        return anthropic_error(self.name, status, headers, payload, self._secrets)
+        return anthropic_error(self.name, status, headers, payload)

@@ -33,6 +33,7 @@ from proxy.providers.gemini.request import RequestOptions, ThinkingStyle, to_gem
 from proxy.providers.gemini.response import MalformedResponse, from_gemini_response, usage_of
 from proxy.providers.gemini.stream import GeminiStreamTranslator
 from proxy.providers.pipes import TranslatingPipe
+from proxy.redaction import register_secrets
 from proxy.request import ChatRequest
 
 GEMINI_OPTIONS = {"thinking", "include_thoughts"}
@@ -63,8 +64,8 @@ class GeminiAdapter:
         headers = {"content-type": "application/json", "accept-encoding": "identity"}
         if key:
             headers["x-goog-api-key"] = key
+            register_secrets((key,))  # redacted from every error and log line
         self._headers: Mapping[str, str] = MappingProxyType(headers)
-        self._secrets = (key,) if key else ()
         # Per upstream model, computed once: the two URLs and the request options.
         self._per_model: dict[str, tuple[str, str, RequestOptions]] = {}
 
@@ -77,7 +78,7 @@ class GeminiAdapter:
     def parse_response(self, payload: bytes, ctx: CallContext) -> Reply:
         parsed = load_upstream_json(payload, self.name)
         if isinstance(parsed, dict) and isinstance(parsed.get("error"), dict):
-            raise error_from_object(self.name, None, parsed["error"], secrets=self._secrets)
+            raise error_from_object(self.name, None, parsed["error"])
         try:
             response = from_gemini_response(parsed, ctx)
         except MalformedResponse as exc:
@@ -91,7 +92,7 @@ class GeminiAdapter:
         return TranslatingPipe(GeminiStreamTranslator(ctx, self.name), self.name)
 
     def parse_error(self, status: int, headers: Mapping[str, str], payload: bytes) -> UpstreamError:
-        return gemini_error(self.name, status, headers, payload, self._secrets)
+        return gemini_error(self.name, status, headers, payload)
 
     def _model(self, model: str) -> tuple[str, str, RequestOptions]:
         cached = self._per_model.get(model)
