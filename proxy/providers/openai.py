@@ -18,7 +18,13 @@ import orjson
 
 from proxy.config import ProviderConfig, check_options
 from proxy.errors import UpstreamError, upstream_status_error, upstream_transport_error
-from proxy.providers.base import CallContext, Reply, UpstreamRequest, load_upstream_json
+from proxy.providers.base import (
+    CallContext,
+    Reply,
+    UpstreamRequest,
+    encode_request,
+    load_upstream_json,
+)
 from proxy.providers.pipes import PassthroughPipe, usage_from_openai
 from proxy.redaction import register_secrets, unrecognised_body
 from proxy.request import ChatRequest
@@ -41,9 +47,9 @@ class OpenAIAdapter:
     def build_request(self, req: ChatRequest, ctx: CallContext) -> UpstreamRequest:
         # Never req.raw: see the module docstring (duplicate keys).
         if ctx.upstream_model == req.model:
-            body = orjson.dumps(req.body)
+            body = encode_request(req.body)
         else:
-            body = orjson.dumps({**req.body, "model": ctx.upstream_model})
+            body = encode_request({**req.body, "model": ctx.upstream_model})
         return UpstreamRequest(self._url, self._headers, body, req.stream)
 
     def parse_response(self, payload: bytes, ctx: CallContext) -> Reply:

@@ -16,7 +16,14 @@ from proxy.providers.anthropic.request import (
 )
 from proxy.providers.anthropic.response import from_anthropic_response, usage_record
 from proxy.providers.anthropic.stream import AnthropicStreamTranslator
-from proxy.providers.base import CallContext, Reply, StreamPipe, UpstreamRequest, load_upstream_json
+from proxy.providers.base import (
+    CallContext,
+    Reply,
+    StreamPipe,
+    UpstreamRequest,
+    encode_request,
+    load_upstream_json,
+)
 from proxy.providers.pipes import TranslatingPipe
 from proxy.redaction import register_secrets
 from proxy.request import ChatRequest
@@ -55,7 +62,7 @@ class AnthropicAdapter:
 
     def build_request(self, req: ChatRequest, ctx: CallContext) -> UpstreamRequest:
         body = to_anthropic_request(req.body, ctx, self._options)
-        return UpstreamRequest(self._url, self._headers, orjson.dumps(body), req.stream)
+        return UpstreamRequest(self._url, self._headers, encode_request(body), req.stream)
 
     def parse_response(self, payload: bytes, ctx: CallContext) -> Reply:
         message = load_upstream_json(payload, self.name)

@@ -27,7 +27,13 @@ import orjson
 
 from proxy.config import ConfigError, ProviderConfig, check_options, provider_option
 from proxy.errors import UpstreamError, upstream_transport_error
-from proxy.providers.base import CallContext, Reply, UpstreamRequest, load_upstream_json
+from proxy.providers.base import (
+    CallContext,
+    Reply,
+    UpstreamRequest,
+    encode_request,
+    load_upstream_json,
+)
 from proxy.providers.gemini.errors import error_from_object, gemini_error
 from proxy.providers.gemini.request import RequestOptions, ThinkingStyle, to_gemini_request
 from proxy.providers.gemini.response import MalformedResponse, from_gemini_response, usage_of
@@ -73,7 +79,7 @@ class GeminiAdapter:
         generate_url, stream_url, options = self._model(ctx.upstream_model)
         body = to_gemini_request(req.body, options)
         url = stream_url if req.stream else generate_url
-        return UpstreamRequest(url, self._headers, orjson.dumps(body), req.stream)
+        return UpstreamRequest(url, self._headers, encode_request(body), req.stream)
 
     def parse_response(self, payload: bytes, ctx: CallContext) -> Reply:
         parsed = load_upstream_json(payload, self.name)
