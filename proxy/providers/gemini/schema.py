@@ -16,13 +16,6 @@ constraint the model could honour:
 - `$ref` into `$defs` / `definitions` is inlined, and the definitions removed. A
   recursive reference is cut to `{}` (any value) at its second visit, as the google-genai
   SDK's own `process_schema` does.
-
-Inlining multiplies: a 121 KB request (a 2,000-property definition referenced 2,000 times)
-would build 4 M dicts. So what is bounded is the size of what is produced, not the number
-of references: every request's schemas together may produce at most `max_nodes` JSON values
-(a string counts one per STRING_CHARS_PER_NODE characters begun, so a long description
-inlined many times counts too), each schema nested at most `max_depth` objects deep (a
-deeper one would also exhaust Python's recursion). Past either, SchemaTooLarge: a 400.
 - `const: X` becomes `enum: [X]` (typed after X when no `type` is given); `oneOf` becomes `anyOf` (for generation the two guide the
   model alike); `allOf` is merged into its parent (properties and required united).
 - Dropped: `$schema`, `$id`, `$anchor`, `$comment`, `default`, `examples`,
@@ -31,6 +24,13 @@ deeper one would also exhaust Python's recursion). Past either, SchemaTooLarge: 
   `x-` vendor extensions.
 
 Property names are data, not keywords: a property called `default` is kept.
+
+Inlining multiplies: a 121 KB request (a 2,000-property definition referenced 2,000 times)
+would build 4 M dicts. So what is bounded is the size of what is produced, not the number
+of references: every request's schemas together may produce at most `max_nodes` JSON values
+(a string counts 1 more per STRING_CHARS_PER_NODE characters, so a long description
+inlined many times counts too), each schema nested at most `max_depth` objects deep (a
+deeper one would also exhaust Python's recursion). Past either, SchemaTooLarge: a 400.
 """
 
 from __future__ import annotations
