@@ -5,6 +5,11 @@ for a provider: the URL string and its parse, the aiohttp ClientTimeout, and a m
 httpx's headers. This subclass keeps the base's session setup (connector, pool limits, TLS
 context) and its exception mapping, and caches the constant parts. Any request the base
 handles that this one does not (a proxy) goes to the base unchanged.
+
+The session has no cookie jar (design.md §5: nothing is shared between callers). aiohttp's
+default jar keeps every upstream `Set-Cookie` (a provider's, or a WAF's in front of it) and
+replays it to every later caller of that provider; it skips IP hosts, so loopback tests
+never showed it, but every real provider has a hostname.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from httpx_aiohttp.transport import map_aiohttp_exceptions
 _HTTP11 = b"HTTP/1.1"
 # Request extension: the URL as text, when the caller has it (saves str(httpx.URL)).
 URL_TEXT = "llm_proxy.url_text"
+_AIOHTTP_DEFAULT_LIMIT = 100  # aiohttp.TCPConnector's own default
 _TimeoutKey = tuple[float | None, float | None, float | None]
 
 
@@ -28,6 +34,16 @@ class LeanAiohttpTransport(AiohttpTransport):
         super().__init__(limits=limits, retries=0, trust_env=trust_env)
         self._urls: dict[str, yarl.URL] = {}
         self._timeouts: dict[_TimeoutKey, aiohttp.ClientTimeout] = {}
+
+    def get_client(self) -> aiohttp.ClientSession:
+        """The base's session (same connector settings), but with a jar that keeps nothing."""
+        limit = self.limits.max_connections
+        connector = aiohttp.TCPConnector(
+            keepalive_timeout=self.limits.keepalive_expiry,
+            ssl=self.ssl_context,
+            limit=_AIOHTTP_DEFAULT_LIMIT if limit is None else limit,  # as the base does
+        )
+        return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if self.proxy is not None:

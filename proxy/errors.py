@@ -3,6 +3,12 @@
 Errors are grouped by who is at fault (caller, policy, provider, proxy). Statuses and
 OpenAI error types live only here; the edge turns a ProxyError into the OpenAI envelope
 `{"error": {"message", "type", "param", "code"}}` once, with `to_openai_body()`.
+
+Redaction (design.md §5): every error built from upstream text goes through
+`upstream_status_error` or `upstream_transport_error`, and they pass message, code and param
+through `redaction.client_text`: every configured secret redacted, then cut.
+Adapters hand over the upstream's text whole, never cut, so no prefix of a key can survive
+a cut; in-band stream errors (passthrough, Anthropic, Gemini) become the same errors.
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import orjson
+
+from proxy.redaction import FIELD_LIMIT, MESSAGE_LIMIT, client_text
 
 OpenAIErrorType = Literal[
     "invalid_request_error",
@@ -233,10 +241,14 @@ def upstream_status_error(
     param: str | None = None,
     quota_exhausted: bool = False,
 ) -> UpstreamError:
-    """An UpstreamError for an HTTP error answer; `message` must already be free of secrets.
+    """An UpstreamError for an HTTP error answer (or an in-band stream error object).
+    `message`, `code` and `param` are the upstream's own text, uncut: redacted and cut here.
 
     `quota_exhausted`: the adapter recognised a spent quota or budget (a 429 that no
     Retry-After ends); without it, OpenAI-style codes and messages are recognised here."""
+    message = client_text(message, MESSAGE_LIMIT)
+    code = client_text(code, FIELD_LIMIT) if code is not None else None
+    param = client_text(param, FIELD_LIMIT) if param is not None else None
     policy = classify_upstream_status(status)
     retry_after = parse_retry_after(headers.get("retry-after")) if headers else None
     if status == 429 and (
@@ -275,12 +287,13 @@ def _is_quota_exhausted(code: str | None, message: str) -> bool:
 
 
 def upstream_transport_error(provider: str, outcome: Outcome, detail: str) -> UpstreamError:
-    """Connect errors, timeouts, malformed or truncated replies: the provider's fault."""
+    """Connect errors, timeouts, malformed or truncated replies: the provider's fault.
+    `detail` may quote the upstream (an in-band error, a bad event): redacted and cut here."""
     status = 504 if outcome == "timeout" else 502
     return UpstreamError(
         status,
         "server_error",
-        f"Provider '{provider}' failed: {detail}",
+        f"Provider '{provider}' failed: {client_text(detail, MESSAGE_LIMIT)}",
         code=outcome,
         provider=provider,
         outcome=outcome,

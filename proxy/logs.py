@@ -21,6 +21,8 @@ from typing import IO, Any, Literal
 
 import orjson
 
+from proxy.redaction import SECRETS
+
 REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
 LogFormat = Literal["json", "text"]
 
@@ -28,13 +30,11 @@ _URL_KEY = re.compile(r"([?&](?:key|api_key|apikey)=)[^&\s\"']+", re.IGNORECASE)
 
 
 class _Redactor:
-    def __init__(self) -> None:
-        self.secrets: tuple[str, ...] = ()
+    """The registered secrets (proxy/redaction.py, shared with client-visible errors), then
+    URL key parameters."""
 
     def __call__(self, text: str) -> str:
-        for secret in self.secrets:
-            if secret in text:
-                text = text.replace(secret, "***")
+        text = SECRETS.scrub(text)
         if "ey=" in text or "EY=" in text:  # cheap pre-check for key= / api_key= / KEY=
             text = _URL_KEY.sub(r"\1***", text)
         return text
@@ -176,10 +176,9 @@ def flush_logs() -> None:
 
 
 def register_secrets(secrets: Iterable[str]) -> None:
-    """Secrets to scrub from every log line (all of them, on every config load)."""
-    merged = set(REDACT.secrets) | {s for s in secrets if len(s) >= 4}
-    # Longest first, so a key that contains another is scrubbed whole.
-    REDACT.secrets = tuple(sorted(merged, key=len, reverse=True))
+    """Secrets to scrub from every log line and client-visible error (all of them, on every
+    config load)."""
+    SECRETS.register(secrets)
 
 
 def log_fields(logger: logging.Logger, level: int, message: str, **fields: Any) -> None:

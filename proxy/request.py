@@ -21,7 +21,9 @@ ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function
 @dataclass(frozen=True, slots=True)
 class ChatRequest:
     body: dict[str, Any]  # the parsed client JSON; adapters never mutate it
-    raw: bytes  # the client's bytes, forwarded as-is when nothing needs rewriting
+    # The client's bytes. Never forward them: with duplicate keys they say something other
+    # than `body` (orjson keeps the last value); adapters serialize `body` (providers/openai.py).
+    raw: bytes
     model: str
     stream: bool
     include_usage: bool

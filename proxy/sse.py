@@ -13,6 +13,8 @@ from typing import Any
 
 import orjson
 
+from proxy.redaction import redact
+
 DONE = b"data: [DONE]\n\n"
 DEFAULT_MAX_LINE = 1 << 20
 
@@ -31,7 +33,9 @@ class SSEEvent:
         try:
             return orjson.loads(self.data)
         except orjson.JSONDecodeError as exc:
-            raise SSEProtocolError(f"event data is not JSON: {self.data[:80]!r}") from exc
+            # Redacted before the cut: a secret straddling it must not leave a prefix.
+            excerpt = redact(self.data)[:80]
+            raise SSEProtocolError(f"event data is not JSON: {excerpt!r}") from exc
 
 
 class SSEDecoder:

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 import orjson
 
 from proxy.config import ProviderConfig
-from proxy.errors import UpstreamError, upstream_transport_error
+from proxy.errors import UpstreamError, invalid_request, upstream_transport_error
 from proxy.request import ChatRequest
 from proxy.sse import SSEEvent
 
@@ -124,3 +124,16 @@ def load_upstream_json(payload: bytes, provider: str) -> Any:
 
 class AdapterFactory(Protocol):
     def __call__(self, name: str, config: ProviderConfig) -> Adapter: ...
+
+
+def encode_request(body: Any) -> bytes:
+    """An upstream request body, serialized once. orjson.dumps refuses nesting deeper than
+    254 levels while orjson.loads accepts 1024: a client body in between is a 400 naming the
+    problem, never a 500."""
+    try:
+        return orjson.dumps(body)
+    except orjson.JSONEncodeError as exc:  # "Recursion limit reached"
+        raise invalid_request(
+            "The request body is nested too deeply: at most 254 levels are supported.",
+            code="invalid_json",
+        ) from exc

@@ -26,4 +26,3 @@ class MockAdapter(OpenAIAdapter):
         self.name = name
         self._url = f"{MOCK_BASE_URL}/chat/completions"
         self._headers = {"content-type": "application/json"}
-        self._secrets = ()

@@ -1,7 +1,13 @@
 """OpenAI-compatible upstreams: byte passthrough.
 
-Only `model` is rewritten (and only when the public name differs from the upstream one);
-responses and stream bytes go back to the client untouched, never re-encoded.
+The request goes out serialized from the parsed body (with `model` set to the upstream
+name), never as the client's bytes: JSON with duplicate keys parses to the last value, which
+is what the proxy routed and validated, while an upstream keeping the first value would see
+another model or an unvalidated parameter. Re-serializing costs one orjson.dumps (measured
+on this machine: 1.0 us for a 1.7 KB chat body, 10 us for 50 KB), against 21 us and 137 us
+for finding duplicates with json.loads(object_pairs_hook=...) and a 400, and it also covers
+duplicates nested anywhere in the body. Responses and stream bytes go back to the client
+untouched, never re-encoded.
 """
 
 from __future__ import annotations
@@ -12,11 +18,16 @@ import orjson
 
 from proxy.config import ProviderConfig, check_options
 from proxy.errors import UpstreamError, upstream_status_error, upstream_transport_error
-from proxy.providers.base import CallContext, Reply, UpstreamRequest, load_upstream_json
+from proxy.providers.base import (
+    CallContext,
+    Reply,
+    UpstreamRequest,
+    encode_request,
+    load_upstream_json,
+)
 from proxy.providers.pipes import PassthroughPipe, usage_from_openai
+from proxy.redaction import register_secrets, unrecognised_body
 from proxy.request import ChatRequest
-
-_ERROR_EXCERPT = 300
 
 
 class OpenAIAdapter:
@@ -28,13 +39,15 @@ class OpenAIAdapter:
         if config.api_key is not None:
             headers["authorization"] = f"Bearer {config.api_key.value}"
         self._headers: Mapping[str, str] = headers
-        self._secrets = tuple(s for s in (config.api_key.value if config.api_key else "",) if s)
+        if config.api_key is not None:
+            register_secrets((config.api_key.value,))  # redacted from every error and log line
 
     def build_request(self, req: ChatRequest, ctx: CallContext) -> UpstreamRequest:
+        # Never req.raw: see the module docstring (duplicate keys).
         if ctx.upstream_model == req.model:
-            body = req.raw
+            body = encode_request(req.body)
         else:
-            body = orjson.dumps({**req.body, "model": ctx.upstream_model})
+            body = encode_request({**req.body, "model": ctx.upstream_model})
         return UpstreamRequest(self._url, self._headers, body, req.stream)
 
     def parse_response(self, payload: bytes, ctx: CallContext) -> Reply:
@@ -49,9 +62,8 @@ class OpenAIAdapter:
         return PassthroughPipe(self.name)
 
     def parse_error(self, status: int, headers: Mapping[str, str], payload: bytes) -> UpstreamError:
+        # Whole, uncut fields: upstream_status_error redacts, then cuts (errors.py).
         message, code, param = _openai_error_fields(payload)
-        for secret in self._secrets:
-            message = message.replace(secret, "***")
         return upstream_status_error(self.name, status, message, headers, code=code, param=param)
 
 
@@ -64,9 +76,8 @@ def _openai_error_fields(payload: bytes) -> tuple[str, str | None, str | None]:
         code = error.get("code")
         param = error.get("param")
         return (
-            error["message"][:2000],
+            error["message"],
             str(code) if code is not None else None,
             param if isinstance(param, str) else None,
         )
-    excerpt = payload[:_ERROR_EXCERPT].decode("utf-8", "replace").strip()
-    return (f"unrecognised error body: {excerpt!r}" if excerpt else "empty error body"), None, None
+    return unrecognised_body(payload), None, None

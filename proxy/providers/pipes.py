@@ -166,9 +166,11 @@ def _longest_line(buffer: bytes) -> int:
 
 
 def _in_band_error(error: object, provider: str) -> UpstreamError:
+    # The event itself is never forwarded: the client gets this error, its message quoted
+    # whole so that upstream_transport_error redacts it before cutting it (errors.py).
     message = error.get("message") if isinstance(error, dict) else error
     return upstream_transport_error(
-        provider, "stream_error", f"the stream carried an error: {str(message)[:200]}"
+        provider, "stream_error", f"the stream carried an error: {message}"
     )
 
 

@@ -16,8 +16,16 @@ from proxy.providers.anthropic.request import (
 )
 from proxy.providers.anthropic.response import from_anthropic_response, usage_record
 from proxy.providers.anthropic.stream import AnthropicStreamTranslator
-from proxy.providers.base import CallContext, Reply, StreamPipe, UpstreamRequest, load_upstream_json
+from proxy.providers.base import (
+    CallContext,
+    Reply,
+    StreamPipe,
+    UpstreamRequest,
+    encode_request,
+    load_upstream_json,
+)
 from proxy.providers.pipes import TranslatingPipe
+from proxy.redaction import register_secrets
 from proxy.request import ChatRequest
 
 # https://docs.anthropic.com/en/api/versioning: the one stable Messages API version.
@@ -46,13 +54,13 @@ class AnthropicAdapter:
         }
         if config.api_key is not None:
             headers["x-api-key"] = config.api_key.value
+            register_secrets((config.api_key.value,))  # redacted from every error and log line
         self._headers: Mapping[str, str] = headers
-        self._secrets = (config.api_key.value,) if config.api_key is not None else ()
         self._options = RequestOptions(name, default_max_tokens, config.drop_unsupported)
 
     def build_request(self, req: ChatRequest, ctx: CallContext) -> UpstreamRequest:
         body = to_anthropic_request(req.body, ctx, self._options)
-        return UpstreamRequest(self._url, self._headers, orjson.dumps(body), req.stream)
+        return UpstreamRequest(self._url, self._headers, encode_request(body), req.stream)
 
     def parse_response(self, payload: bytes, ctx: CallContext) -> Reply:
         message = load_upstream_json(payload, self.name)
@@ -67,4 +75,4 @@ class AnthropicAdapter:
         return TranslatingPipe(AnthropicStreamTranslator(ctx, self.name), self.name)
 
     def parse_error(self, status: int, headers: Mapping[str, str], payload: bytes) -> UpstreamError:
-        return anthropic_error(self.name, status, headers, payload, self._secrets)
+        return anthropic_error(self.name, status, headers, payload)

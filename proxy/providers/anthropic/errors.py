@@ -3,8 +3,10 @@
 Anthropic errors look like `{"type": "error", "error": {"type": ..., "message": ...,
 "details": {"error_code": ...}}, "request_id": ...}` (https://docs.anthropic.com/en/api/errors
 and anthropic.types.shared.ErrorResponse). Classification by status is errors.py's job; this
-module only reads the body, and never lets more than a short, printable, secret-free excerpt
-of a body it does not understand reach a message.
+module only reads the body. It hands error.type and the message over whole: redaction of
+every configured secret, then the cut, happen in errors.upstream_status_error, for HTTP
+errors and in-stream `error` events alike. A body it does not understand reaches a message
+only as redaction.unrecognised_body's short, printable, secret-free excerpt.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 import orjson
 
 from proxy.errors import UpstreamError, upstream_status_error
+from proxy.redaction import register_secrets, unrecognised_body
 
 # error.type -> the HTTP status Anthropic documents for it (https://docs.anthropic.com/en/api/errors).
 # Used for in-stream `error` events, which arrive inside a 200 response.
@@ -34,9 +37,6 @@ ERROR_STATUSES: Mapping[str, int] = MappingProxyType(
     }
 )
 
-_MESSAGE_LIMIT = 1000
-_EXCERPT_LIMIT = 120
-
 
 def anthropic_error(
     provider: str,
@@ -45,8 +45,11 @@ def anthropic_error(
     payload: bytes,
     secrets: Iterable[str] = (),
 ) -> UpstreamError:
-    """A non-2xx Anthropic answer -> UpstreamError, with Anthropic's error type as `code`."""
-    kind, message, error_code = _read_body(payload, tuple(s for s in secrets if s))
+    """A non-2xx Anthropic answer -> UpstreamError, with Anthropic's error type as `code`.
+    `secrets`: for a caller outside an adapter; the adapter registered its key at startup."""
+    if secrets:
+        register_secrets(secrets)
+    kind, message, error_code = _read_body(payload)
     # A spend limit lasts until the billing period or tier changes: the provider cools down
     # for the longest time, whatever Retry-After says.
     quota = status == 429 and _is_spend_limit(error_code, message)
@@ -58,21 +61,16 @@ def anthropic_error(
 def stream_error(provider: str, kind: Any, message: Any) -> UpstreamError:
     """An in-stream `error` event (e.g. overloaded_error mid-stream) -> UpstreamError."""
     kind = kind if isinstance(kind, str) else "api_error"
-    text = message[:_MESSAGE_LIMIT] if isinstance(message, str) and message else kind
+    text = message if isinstance(message, str) and message else kind
     return upstream_status_error(provider, ERROR_STATUSES.get(kind, 500), text, code=kind)
 
 
-def _read_body(payload: bytes, secrets: tuple[str, ...]) -> tuple[str | None, str, str | None]:
-    """(error.type, message, error.details.error_code) of an error body, tolerating anything.
-    Secrets are redacted before anything is cut, so no prefix of one can survive."""
+def _read_body(payload: bytes) -> tuple[str | None, str, str | None]:
+    """(error.type, message, error.details.error_code) of an error body, tolerating anything."""
     try:
         body = orjson.loads(payload)
     except orjson.JSONDecodeError:
-        return (
-            None,
-            _non_json_message(_redact(payload[:4096].decode("utf-8", "replace"), secrets)),
-            None,
-        )
+        return None, unrecognised_body(payload, "the error body is not JSON"), None
     error = body.get("error") if isinstance(body, dict) else None
     if not isinstance(error, dict):
         return None, "the error body has no 'error' object", None
@@ -82,24 +80,7 @@ def _read_body(payload: bytes, secrets: tuple[str, ...]) -> tuple[str | None, st
         message = kind or "no error message"
     details = error.get("details")
     code = details.get("error_code") if isinstance(details, dict) else None
-    message = _redact(message, secrets)[:_MESSAGE_LIMIT]
     return kind, message, code if isinstance(code, str) else None
-
-
-def _non_json_message(text: str) -> str:
-    text = text[: _EXCERPT_LIMIT * 4]
-    excerpt = " ".join("".join(c if c.isprintable() else " " for c in text).split())
-    if not excerpt:
-        return "the error body is empty"
-    if len(excerpt) > _EXCERPT_LIMIT:
-        excerpt = excerpt[:_EXCERPT_LIMIT] + "..."
-    return f"the error body is not JSON: {excerpt!r}"
-
-
-def _redact(text: str, secrets: tuple[str, ...]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    return text
 
 
 def _is_spend_limit(error_code: str | None, message: str) -> bool:

@@ -11,19 +11,20 @@ Gemini's message reaches the client as is. Two provider-side problems arrive as 
 are re-classified so they fall back instead of blaming the client (PROVIDER_SIDE below).
 A 429's RetryInfo.retryDelay stands in for a missing Retry-After header.
 
-No secret leaves here: the provider key, `key=...` URL fragments and anything shaped like a
-Google API key are scrubbed from every message, whatever the body looked like.
+Messages and statuses are handed over whole: errors.upstream_status_error redacts every
+configured secret, `key=...` URL parameters and anything shaped like a Google API key from
+message and code, then cuts (proxy/redaction.py), for error bodies and in-stream errors alike.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
 from proxy.errors import UpstreamError, upstream_status_error
+from proxy.redaction import unrecognised_body
 
 # https://cloud.google.com/apis/design/errors#handling_errors: status -> HTTP code, used for
 # error objects that arrive inside a 200 stream, where only the body tells the status.
@@ -47,18 +48,9 @@ GEMINI_STATUS_CODES: dict[str, int] = {
 # fall back to the next deployment, breaker not charged).
 PROVIDER_SIDE: dict[str, int] = {"API_KEY_INVALID": 401, "FAILED_PRECONDITION": 403}
 
-_KEY_PARAM = re.compile(r"(?i)\b(key|api_key|apikey)=[^&\s\"'<>]*")
-_GOOGLE_KEY = re.compile(r"AIza[0-9A-Za-z_\-]{20,}")
-_MESSAGE_LIMIT = 2000
-_EXCERPT = 200
-
 
 def gemini_error(
-    provider: str,
-    status: int,
-    headers: Mapping[str, str] | None,
-    payload: bytes,
-    secrets: tuple[str, ...] = (),
+    provider: str, status: int, headers: Mapping[str, str] | None, payload: bytes
 ) -> UpstreamError:
     """The UpstreamError for a non-2xx Gemini answer; non-JSON bodies are fine too."""
     try:
@@ -67,10 +59,8 @@ def gemini_error(
         parsed = None
     error = _error_object(parsed)
     if error is None:
-        excerpt = payload[:_EXCERPT].decode("utf-8", "replace").strip()
-        message = f"unrecognised error body: {excerpt!r}" if excerpt else "empty error body"
-        return upstream_status_error(provider, status, scrub(message, secrets), headers)
-    return error_from_object(provider, status, error, headers, secrets)
+        return upstream_status_error(provider, status, unrecognised_body(payload), headers)
+    return error_from_object(provider, status, error, headers)
 
 
 def error_from_object(
@@ -78,7 +68,6 @@ def error_from_object(
     status: int | None,
     error: dict[str, Any],
     headers: Mapping[str, str] | None = None,
-    secrets: tuple[str, ...] = (),
 ) -> UpstreamError:
     """An UpstreamError from a google.rpc.Status object (an error body, or an in-stream error)."""
     gemini_status = error.get("status") if isinstance(error.get("status"), str) else None
@@ -94,22 +83,14 @@ def error_from_object(
             status = PROVIDER_SIDE[marker]
             break
     message = error.get("message")
-    text = message.strip()[:_MESSAGE_LIMIT] if isinstance(message, str) else ""
+    text = message.strip() if isinstance(message, str) else ""
     return upstream_status_error(
         provider,
         status,
-        scrub(text or "no message", secrets),
+        text or "no message",
         _with_retry_delay(headers, details),
         code=gemini_status,
     )
-
-
-def scrub(text: str, secrets: tuple[str, ...] = ()) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    text = _KEY_PARAM.sub(lambda m: f"{m.group(1)}=***", text)
-    return _GOOGLE_KEY.sub("***", text)
 
 
 def _error_object(parsed: Any) -> dict[str, Any] | None:

@@ -44,7 +44,14 @@ from typing import Any, Literal
 
 from proxy.errors import ProxyError, invalid_request, unsupported_parameter
 from proxy.providers.gemini.messages import MessageConverter
-from proxy.providers.gemini.schema import SchemaTooLarge, is_empty_object, sanitize_schema
+from proxy.providers.gemini.schema import (
+    DEFAULT_LIMITS,
+    SchemaBudget,
+    SchemaLimits,
+    SchemaTooLarge,
+    is_empty_object,
+    sanitize_schema,
+)
 from proxy.providers.gemini.wire import (
     FunctionCallingConfig,
     FunctionDeclaration,
@@ -131,6 +138,7 @@ class RequestOptions:
     drop_unsupported: bool = False
     thinking_style: ThinkingStyle = "budget"
     include_thoughts: bool = False  # ask for thought summaries even without reasoning_effort
+    schema_limits: SchemaLimits = DEFAULT_LIMITS  # options max_schema_nodes, max_schema_depth
 
 
 def to_gemini_request(
@@ -145,6 +153,8 @@ class _Translation:
     def __init__(self, body: dict[str, Any], options: RequestOptions) -> None:
         self._body = body
         self._options = options
+        # One budget for all of this request's schemas (schema.py: inlining multiplies).
+        self._schemas = SchemaBudget(options.schema_limits)
 
     def build(self) -> GenerateContentRequest:
         self._check_parameters()
@@ -222,7 +232,12 @@ class _Translation:
         if response_format["type"] == "json_schema":
             schema = response_format["json_schema"].get("schema")
             if schema is not None:
-                out["responseJsonSchema"] = _sanitized(schema, "response_format.json_schema.schema")
+                where = "response_format.json_schema.schema"
+                name = response_format["json_schema"].get("name")
+                what = (
+                    f"response format '{name[:80]}'" if isinstance(name, str) else "response format"
+                )
+                out["responseJsonSchema"] = _sanitized(schema, where, what, self._schemas)
         return out
 
     def _thinking_config(self) -> ThinkingConfig:
@@ -257,7 +272,9 @@ class _Translation:
             if tool.get("type", "function") != "function":
                 self._unsupported(f"tools[{i}].type")
                 continue
-            declarations.append(_declaration(tool["function"], f"tools[{i}].function"))
+            declarations.append(
+                _declaration(tool["function"], f"tools[{i}].function", self._schemas)
+            )
         return [{"functionDeclarations": declarations}] if declarations else []
 
     def _function_calling_config(self) -> FunctionCallingConfig | None:
@@ -279,7 +296,9 @@ class _Translation:
         return None
 
 
-def _declaration(function: dict[str, Any], where: str) -> FunctionDeclaration:
+def _declaration(
+    function: dict[str, Any], where: str, schemas: SchemaBudget
+) -> FunctionDeclaration:
     declaration: FunctionDeclaration = {"name": function["name"]}
     description = function.get("description")
     if isinstance(description, str) and description:
@@ -290,16 +309,21 @@ def _declaration(function: dict[str, Any], where: str) -> FunctionDeclaration:
             raise invalid_request(
                 f"Invalid type for '{where}.parameters': expected an object.", f"{where}.parameters"
             )
-        declaration["parametersJsonSchema"] = _sanitized(parameters, f"{where}.parameters")
+        declaration["parametersJsonSchema"] = _sanitized(
+            parameters, f"{where}.parameters", f"tool '{function['name'][:80]}'", schemas
+        )
     return declaration
 
 
-def _sanitized(schema: Any, where: str) -> Any:
+def _sanitized(schema: Any, where: str, what: str, schemas: SchemaBudget) -> Any:
     try:
-        return sanitize_schema(schema)
+        return sanitize_schema(schema, schemas)
     except SchemaTooLarge as exc:
         raise invalid_request(
-            f"Invalid '{where}': the schema is too large once its $refs are inlined ({exc}).", where
+            f"Invalid '{where}': the schema of {what} is too large: {exc}. "
+            "Simplify it (fewer, smaller or shallower $ref definitions).",
+            where,
+            "schema_too_large",
         ) from exc
 
 

@@ -24,11 +24,19 @@ constraint the model could honour:
   `x-` vendor extensions.
 
 Property names are data, not keywords: a property called `default` is kept.
+
+Inlining multiplies: a 121 KB request (a 2,000-property definition referenced 2,000 times)
+would build 4 M dicts. So what is bounded is the size of what is produced, not the number
+of references: every request's schemas together may produce at most `max_nodes` JSON values
+(a string counts 1 more per STRING_CHARS_PER_NODE characters, so a long description
+inlined many times counts too), each schema nested at most `max_depth` objects deep (a
+deeper one would also exhaust Python's recursion). Past either, SchemaTooLarge: a 400.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 DROPPED_KEYWORDS = frozenset(
@@ -70,17 +78,49 @@ _SCHEMA_LISTS = ("anyOf", "prefixItems")
 _REF_PREFIXES = ("#/$defs/", "#/definitions/")
 # A `const` without a `type` gets the type of its value: Gemini's enum wants a typed schema.
 _JSON_TYPES: dict[type, str] = {str: "string", bool: "boolean", int: "integer", float: "number"}
-# Inlining a definition referenced from many places multiplies the schema; a hostile schema
-# could make it exponential. Past this many inlined references the schema is refused.
-MAX_INLINED_REFS = 2000
+# Defaults of the Gemini provider options max_schema_nodes / max_schema_depth. 100,000
+# nodes produce at most a few MB of JSON (about the default max_body_bytes); no real tool
+# schema comes near 64 levels (OpenAI's strict mode allows 10).
+DEFAULT_MAX_NODES = 100_000
+DEFAULT_MAX_DEPTH = 64
+MAX_DEPTH_CEILING = 100  # the most max_depth may be configured to (see adapter.py)
+STRING_CHARS_PER_NODE = 100
+MAX_INLINED_REFS = DEFAULT_MAX_NODES  # the old name: the bound is on produced nodes now
 
 
 class SchemaTooLarge(ValueError):
-    """Inlining the schema's $refs would exceed MAX_INLINED_REFS."""
+    """The schema would produce more nodes, or nest deeper, than its SchemaBudget allows."""
 
 
-def sanitize_schema(schema: Any) -> Any:
-    """A copy of `schema` that Gemini's JSON-Schema fields accept; the input is not changed."""
+@dataclass(frozen=True, slots=True)
+class SchemaLimits:
+    max_nodes: int = DEFAULT_MAX_NODES  # JSON values produced by one request's schemas
+    max_depth: int = DEFAULT_MAX_DEPTH  # objects nested in one schema
+
+
+DEFAULT_LIMITS = SchemaLimits()
+
+
+class SchemaBudget:
+    """What one request's schemas (all its tools and its response_format) may still produce."""
+
+    def __init__(self, limits: SchemaLimits = DEFAULT_LIMITS) -> None:
+        self.limits = limits
+        self.nodes_left = limits.max_nodes
+
+    def spend(self, nodes: int) -> None:
+        self.nodes_left -= nodes
+        if self.nodes_left < 0:
+            self.nodes_left = -1  # stays exhausted
+            raise SchemaTooLarge(
+                f"it expands to more than {self.limits.max_nodes} schema nodes "
+                "once its $refs are inlined"
+            )
+
+
+def sanitize_schema(schema: Any, budget: SchemaBudget | None = None) -> Any:
+    """A copy of `schema` that Gemini's JSON-Schema fields accept; the input is not changed.
+    SchemaTooLarge when it exceeds the budget (by default a fresh one of default limits)."""
     if not isinstance(schema, dict):
         return schema
     definitions: dict[str, Any] = {}
@@ -88,64 +128,99 @@ def sanitize_schema(schema: Any) -> Any:
         found = schema.get(key)
         if isinstance(found, dict):
             definitions.update(found)
-    return _Sanitizer(definitions).node(schema, ())
+    return _Sanitizer(definitions, budget or SchemaBudget()).node(schema, (), 1)
 
 
 class _Sanitizer:
-    def __init__(self, definitions: Mapping[str, Any]) -> None:
+    def __init__(self, definitions: Mapping[str, Any], budget: SchemaBudget) -> None:
         self._definitions = definitions
-        self._inlined = 0
+        self._budget = budget
 
-    def node(self, schema: Any, expanding: tuple[str, ...]) -> Any:
+    def node(self, schema: Any, expanding: tuple[str, ...], depth: int) -> Any:
         if not isinstance(schema, dict):
+            self._budget.spend(_weight(schema, self._budget.nodes_left))
             return schema  # boolean schemas (e.g. additionalProperties: false) stay as they are
+        if depth > self._budget.limits.max_depth:
+            raise SchemaTooLarge(f"it nests deeper than {self._budget.limits.max_depth} levels")
         ref = schema.get("$ref")
         if isinstance(ref, str):
-            return self._inline(ref, schema, expanding)
+            return self._inline(ref, schema, expanding, depth)
+        spent = 1  # this node, and below what it keeps as it is; charged once, at its end
         out: dict[str, Any] = {}
+        deeper = depth + 1
         for key, value in schema.items():
             if key in DROPPED_KEYWORDS or key == "$ref" or key.startswith("x-"):
                 continue
             if key == "const":
+                spent += _weight(value, self._budget.nodes_left)
                 out.setdefault("enum", [value])
                 if "type" not in schema and type(value) in _JSON_TYPES:
                     out["type"] = _JSON_TYPES[type(value)]
             elif key == "oneOf":
-                out["anyOf"] = self._list(value, expanding)
+                out["anyOf"] = self._list(value, expanding, deeper)
             elif key == "allOf":
                 continue  # merged below, after the node's own keywords
             elif key == "properties" and isinstance(value, dict):
-                out[key] = {name: self.node(sub, expanding) for name, sub in value.items()}
+                names = sum(len(name) for name in value) // STRING_CHARS_PER_NODE
+                spent += len(value) + names  # the property names
+                out[key] = {name: self.node(sub, expanding, deeper) for name, sub in value.items()}
             elif key in ("items", "additionalProperties"):
-                out[key] = self.node(value, expanding)
+                out[key] = self.node(value, expanding, deeper)
             elif key in _SCHEMA_LISTS:
-                out[key] = self._list(value, expanding)
+                out[key] = self._list(value, expanding, deeper)
             else:
+                # Kept as it is: shared, not copied, but written out once per place it
+                # appears, so it counts every time.
+                spent += _weight(value, self._budget.nodes_left)
                 out[key] = value
         if isinstance(schema.get("allOf"), list):
-            for part in self._list(schema["allOf"], expanding):
+            for part in self._list(schema["allOf"], expanding, deeper):
                 _merge(out, part)
+        self._budget.spend(spent)
         return out
 
-    def _list(self, value: Any, expanding: tuple[str, ...]) -> Any:
+    def _list(self, value: Any, expanding: tuple[str, ...], depth: int) -> Any:
         if not isinstance(value, list):
+            self._budget.spend(_weight(value, self._budget.nodes_left))
             return value
-        return [self.node(item, expanding) for item in value]
+        return [self.node(item, expanding, depth) for item in value]
 
-    def _inline(self, ref: str, schema: dict[str, Any], expanding: tuple[str, ...]) -> Any:
+    def _inline(
+        self, ref: str, schema: dict[str, Any], expanding: tuple[str, ...], depth: int
+    ) -> Any:
         name = _definition_name(ref)
         siblings = {k: v for k, v in schema.items() if k != "$ref"}
         if name is None or name not in self._definitions or name in expanding:
             # Unknown or remote ref, or recursion: the model gets "any value" here.
-            return self.node(siblings, expanding)
-        self._inlined += 1
-        if self._inlined > MAX_INLINED_REFS:
-            raise SchemaTooLarge(f"more than {MAX_INLINED_REFS} $ref expansions")
-        resolved = self.node(self._definitions[name], (*expanding, name))
+            return self.node(siblings, expanding, depth)
+        resolved = self.node(self._definitions[name], (*expanding, name), depth)
         if not isinstance(resolved, dict):
             return resolved
         # Keywords written next to the $ref (description, title) refine the definition.
-        return {**resolved, **self.node(siblings, expanding)}
+        return {**resolved, **self.node(siblings, expanding, depth)}
+
+
+def _weight(value: Any, limit: int) -> int:
+    """The nodes a value kept as it is adds to the output, counted up to just past `limit`
+    (the nodes left): so all walks together cost at most the budget. Iterative, as a kept
+    value (an enum of nested arrays) may nest as deep as orjson parses (1024)."""
+    if isinstance(value, str):  # the usual cases first, without a walk
+        return 1 + len(value) // STRING_CHARS_PER_NODE
+    if not isinstance(value, list | dict):
+        return 1
+    total = 0
+    pending = [value]
+    while pending and total <= limit:
+        item = pending.pop()
+        total += 1
+        if isinstance(item, str):
+            total += len(item) // STRING_CHARS_PER_NODE
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, dict):
+            total += sum(len(key) // STRING_CHARS_PER_NODE for key in item)
+            pending.extend(item.values())
+    return total
 
 
 def _definition_name(ref: str) -> str | None:
