@@ -1,7 +1,8 @@
-"""OpenAI-compatible upstreams: byte passthrough.
+"""OpenAI-compatible upstreams: byte passthrough, for chat completions and embeddings.
 
 Only `model` is rewritten (and only when the public name differs from the upstream one);
-responses and stream bytes go back to the client untouched, never re-encoded.
+responses and stream bytes go back to the client untouched, never re-encoded, so vendor
+fields (Perplexity's `citations`, `reasoning_content` deltas, SSE comments) survive.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ from collections.abc import Mapping
 import orjson
 
 from proxy.config import ProviderConfig, check_options
+from proxy.embeddings_request import EmbeddingsRequest
 from proxy.errors import UpstreamError, upstream_status_error, upstream_transport_error
-from proxy.providers.base import CallContext, Reply, UpstreamRequest, load_upstream_json
+from proxy.providers.base import CallContext, Reply, UpstreamRequest, Usage, load_upstream_json
+from proxy.providers.extras import with_headers, with_query
 from proxy.providers.pipes import PassthroughPipe, usage_from_openai
 from proxy.request import ChatRequest
 
@@ -24,20 +27,49 @@ class OpenAIAdapter:
 
     def __init__(self, name: str, config: ProviderConfig) -> None:
         check_options(config, set())
+        auth = {"authorization": f"Bearer {config.api_key.value}"} if config.api_key else {}
+        self._setup(name, config, config.base_url, auth)
+
+    def _setup(
+        self, name: str, config: ProviderConfig, base_url: str, auth: dict[str, str]
+    ) -> None:
         self.name = name
-        self._url = f"{config.base_url}/chat/completions"
-        headers = {"content-type": "application/json", "accept-encoding": "identity"}
-        if config.api_key is not None:
-            headers["authorization"] = f"Bearer {config.api_key.value}"
-        self._headers: Mapping[str, str] = headers
+        self.embeddings: OpenAIAdapter | None = self
+        self._url = with_query(config, f"{base_url}/chat/completions")
+        self._embeddings_url = with_query(config, f"{base_url}/embeddings")
+        headers = {"content-type": "application/json", "accept-encoding": "identity", **auth}
+        self._headers: Mapping[str, str] = with_headers(config, headers)
         self._secrets = tuple(s for s in (config.api_key.value if config.api_key else "",) if s)
+
+    def chat_url(self, upstream_model: str) -> str:
+        return self._url
+
+    def embeddings_url(self, upstream_model: str) -> str:
+        return self._embeddings_url
 
     def build_request(self, req: ChatRequest, ctx: CallContext) -> UpstreamRequest:
         if ctx.upstream_model == req.model:
             body = req.raw
         else:
             body = orjson.dumps({**req.body, "model": ctx.upstream_model})
-        return UpstreamRequest(self._url, self._headers, body, req.stream)
+        return UpstreamRequest(self.chat_url(ctx.upstream_model), self._headers, body, req.stream)
+
+    def build_embeddings(self, req: EmbeddingsRequest, ctx: CallContext) -> UpstreamRequest:
+        if ctx.upstream_model == req.model:
+            body = req.raw
+        else:
+            body = orjson.dumps({**req.body, "model": ctx.upstream_model})
+        return UpstreamRequest(self.embeddings_url(ctx.upstream_model), self._headers, body, False)
+
+    def parse_embeddings(self, payload: bytes, req: EmbeddingsRequest, ctx: CallContext) -> Reply:
+        parsed = load_upstream_json(payload, self.name)
+        if not isinstance(parsed, dict) or not isinstance(parsed.get("data"), list):
+            raise upstream_transport_error(
+                self.name, "malformed_response", "the embeddings response has no 'data' list"
+            )
+        usage = parsed.get("usage")
+        prompt = usage.get("prompt_tokens") if isinstance(usage, dict) else None
+        return Reply(payload, Usage(prompt=prompt) if isinstance(prompt, int) else None)
 
     def parse_response(self, payload: bytes, ctx: CallContext) -> Reply:
         parsed = load_upstream_json(payload, self.name)

@@ -17,6 +17,7 @@ from proxy.providers.anthropic.request import (
 from proxy.providers.anthropic.response import from_anthropic_response, usage_record
 from proxy.providers.anthropic.stream import AnthropicStreamTranslator
 from proxy.providers.base import CallContext, Reply, StreamPipe, UpstreamRequest, load_upstream_json
+from proxy.providers.extras import with_headers, with_query
 from proxy.providers.pipes import TranslatingPipe
 from proxy.request import ChatRequest
 
@@ -27,6 +28,7 @@ OPTIONS = {"default_max_tokens", "anthropic_version"}
 
 class AnthropicAdapter:
     passthrough = False
+    embeddings = None  # Anthropic has no embeddings API (it points users to Voyage AI)
 
     def __init__(self, name: str, config: ProviderConfig) -> None:
         check_options(config, OPTIONS)
@@ -40,7 +42,7 @@ class AnthropicAdapter:
         self.name = name
         # Both `https://api.anthropic.com` and `.../v1` are common spellings of the base URL.
         base = config.base_url.removesuffix("/v1")
-        self._url = f"{base}/v1/messages"
+        self._url = with_query(config, f"{base}/v1/messages")
         headers = {
             "content-type": "application/json",
             "accept-encoding": "identity",
@@ -48,7 +50,7 @@ class AnthropicAdapter:
         }
         if config.api_key is not None:
             headers["x-api-key"] = config.api_key.value
-        self._headers: Mapping[str, str] = headers
+        self._headers: Mapping[str, str] = with_headers(config, headers)
         self._secrets = (config.api_key.value,) if config.api_key is not None else ()
         self._options = RequestOptions(name, default_max_tokens, config.drop_unsupported)
 
