@@ -110,18 +110,7 @@ def _parse_provider(
     data = mapping(raw, path)
     reject_unknown(data, path, _PROVIDER_KEYS)
     preset = _preset(data, path)
-    ptype = data.get("type", "openai" if preset is not None else None)
-    if ptype not in PROVIDER_TYPES:
-        raise ConfigError(
-            f"{path}.type: expected one of {', '.join(PROVIDER_TYPES)}, got {ptype!r}"
-        )
-    if preset is not None and ptype != "openai":
-        raise ConfigError(f"{path}.type: a preset is an OpenAI-compatible server (type: openai)")
-    base_url = ""
-    if ptype != "mock":
-        url_path = f"{path}.base_url"
-        raw_url = data.get("base_url", preset.base_url if preset is not None else None)
-        base_url = parse_base_url(expand_required(raw_url, url_path, env), url_path)
+    ptype, base_url = _type_and_url(data, preset, path, env)
     api_key, missing = _parse_api_key(data.get("api_key"), f"{path}.api_key", env)
     needs_key = ptype in _NEEDS_KEY or (preset is not None and not preset.local)
     if api_key is None and not missing and needs_key:
@@ -136,7 +125,7 @@ def _parse_provider(
     timeout = number(data, "timeout", path, 60.0, minimum=0.001)
     return ProviderConfig(
         name=name,
-        type=cast(ProviderType, ptype),
+        type=ptype,
         base_url=base_url,
         api_key=api_key,
         timeout=timeout,
@@ -155,6 +144,25 @@ def _parse_provider(
         preset=data.get("preset"),
         missing_vars=missing,
     )
+
+
+def _type_and_url(
+    data: Mapping[str, Any], preset: Preset | None, path: str, env: Mapping[str, str]
+) -> tuple[ProviderType, str]:
+    """The provider's type and base URL, either of which a preset may fill."""
+    ptype = data.get("type", "openai" if preset is not None else None)
+    if ptype not in PROVIDER_TYPES:
+        raise ConfigError(
+            f"{path}.type: expected one of {', '.join(PROVIDER_TYPES)}, got {ptype!r}"
+        )
+    if preset is not None and ptype != "openai":
+        raise ConfigError(f"{path}.type: a preset is an OpenAI-compatible server (type: openai)")
+    if ptype == "mock":
+        return "mock", ""
+    url_path = f"{path}.base_url"
+    raw_url = data.get("base_url", preset.base_url if preset is not None else None)
+    base_url = parse_base_url(expand_required(raw_url, url_path, env), url_path)
+    return cast(ProviderType, ptype), base_url
 
 
 def _preset(data: Mapping[str, Any], path: str) -> Preset | None:
