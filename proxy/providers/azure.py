@@ -36,6 +36,8 @@ class AzureOpenAIAdapter(OpenAIAdapter):
             )
         if not version or any(c in version for c in "&?#/ "):
             raise ConfigError(f"providers.{name}.options.api_version: got {version!r}")
+        if "api-version" in config.query:
+            raise ConfigError(f"providers.{name}.query.api-version: set options.api_version")
         secret = config.api_key.value if config.api_key is not None else ""
         auth = (
             {"api-key": secret} if auth_kind == "api_key" else {"authorization": f"Bearer {secret}"}

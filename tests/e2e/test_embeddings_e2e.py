@@ -206,11 +206,18 @@ def test_unknown_model_is_404_and_auth_is_required(proxy_url: str) -> None:
     assert response.json()["error"]["code"] == "model_not_found"
 
 
+def test_other_methods_are_405(proxy_url: str) -> None:
+    response = httpx.get(f"{proxy_url}/v1/embeddings")
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "method_not_allowed"
+
+
 def test_langchain_openai_embeddings(proxy_url: str) -> None:
-    langchain_openai = pytest.importorskip("langchain_openai")
+    from langchain_openai import OpenAIEmbeddings
+
     # check_embedding_ctx_length=False: otherwise LangChain tokenizes with tiktoken (a
     # download) and sends token arrays; those have their own passthrough test above.
-    embedder = langchain_openai.OpenAIEmbeddings(
+    embedder = OpenAIEmbeddings(
         model="embed-gemini",
         base_url=f"{proxy_url}/v1",
         api_key=CLIENT_KEY,

@@ -19,10 +19,6 @@ models:
     - {provider: mock, model: mock-1}
   vendor/with-slash:
     - {provider: mock, model: mock-1}
-  embed:
-    kind: embeddings
-    deployments:
-      - {provider: mock, model: mock-embed}
   disabled:
     - {provider: gone, model: gpt-4.1}
 """
@@ -38,7 +34,7 @@ def client(proxy_url: str) -> openai.OpenAI:
     return openai.OpenAI(base_url=f"{proxy_url}/v1", api_key=CLIENT_KEY, max_retries=0)
 
 
-@pytest.mark.parametrize("name", ["demo", "vendor/with-slash", "embed"])
+@pytest.mark.parametrize("name", ["demo", "vendor/with-slash"])
 def test_known_model(client: openai.OpenAI, name: str) -> None:
     model = client.models.retrieve(name)
     assert (model.id, model.object, model.owned_by) == (name, "model", "llm-proxy")
@@ -58,7 +54,12 @@ def test_needs_a_key(proxy_url: str) -> None:
     assert httpx.get(f"{proxy_url}/v1/models/demo").status_code == 401
 
 
-def test_mock_serves_embeddings(client: openai.OpenAI) -> None:
+def test_embeddings_models_and_mock_embeddings(start_proxy: Callable[..., str]) -> None:
+    url = start_proxy(
+        YAML + "  embed:\n    kind: embeddings\n    deployments: [{provider: mock, model: e}]\n"
+    )
+    client = openai.OpenAI(base_url=f"{url}/v1", api_key=CLIENT_KEY, max_retries=0)
+    assert client.models.retrieve("embed").id == "embed"
     # The offline demo config's embeddings model (providers.yaml) works with no keys.
     answer = client.embeddings.create(model="embed", input=["a", "b"], dimensions=4)
     assert [len(d.embedding) for d in answer.data] == [4, 4]

@@ -92,6 +92,7 @@ auth: {{disabled: true}}
         ("options: {api_version: 2024}", "providers.az.options.api_version: expected str"),
         ("options: {api_version: 'a&b'}", "providers.az.options.api_version"),
         ("options: {deployment: x}", "providers.az.options.deployment: unknown key"),
+        ("query: {api-version: x}", "providers.az.query.api-version: set options.api_version"),
     ],
 )
 def test_bad_options(fields: str, message: str) -> None:
