@@ -18,7 +18,7 @@ from tests.fakes.embeddings import (
     vector,
 )
 from tests.fakes.openai import FakeOpenAI
-from tests.metrics_scrape import delta, scrape
+from tests.metrics_scrape import delta, scrape, value
 
 GEMINI_KEY = "fake-gemini-key"
 TEXTS = ["ab", "abcd"]
@@ -239,3 +239,36 @@ def test_metrics_carry_model_and_provider(proxy_url: str, client: openai.OpenAI)
         assert time.monotonic() < deadline, "the request was never counted"
         time.sleep(0.02)
     assert delta(before, scrape(proxy_url), "proxy_tokens_total", **tokens) == 6
+
+
+def test_client_disconnect_is_counted_not_a_provider_failure(
+    proxy_url: str, oai: FakeOpenAIEmbeddings
+) -> None:
+    oai.delay = 3
+    before = scrape(proxy_url)
+    body = {"model": "embed-openai", "input": "x"}
+    with pytest.raises(httpx.TimeoutException):  # the client gives up and hangs up
+        httpx.post(
+            f"{proxy_url}/v1/embeddings",
+            json=body,
+            headers={"authorization": f"Bearer {CLIENT_KEY}"},
+            timeout=0.5,
+        )
+    deadline = time.monotonic() + 5
+    while (
+        delta(before, scrape(proxy_url), "proxy_client_disconnects_total", model="embed-openai") < 1
+    ):
+        assert time.monotonic() < deadline, "the disconnect was never noticed"
+        time.sleep(0.05)
+    after = scrape(proxy_url)
+    assert (
+        delta(
+            before,
+            after,
+            "proxy_upstream_attempts_total",
+            provider="oai",
+            outcome="client_disconnect",
+        )
+        == 1
+    )
+    assert value(after, "proxy_in_flight_requests") == 0

@@ -8,6 +8,7 @@ The Gemini fake is checked with the google-genai SDK (tests/e2e/test_embeddings_
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import struct
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ class Received:
 @dataclass
 class FakeOpenAIEmbeddings:
     status: int = 200
+    delay: float = 0.0  # seconds before answering
     requests: list[Received] = field(default_factory=list)
 
     def app(self) -> Starlette:
@@ -54,6 +56,8 @@ class FakeOpenAIEmbeddings:
         self.requests.append(
             Received(request.url.path, request.url.query, dict(request.headers), body)
         )
+        if self.delay:
+            await asyncio.sleep(self.delay)
         if self.status != 200:
             error = {"message": f"fake error {self.status}", "type": "server_error"}
             return Response(orjson.dumps({"error": error}), self.status, media_type=JSON)
