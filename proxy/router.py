@@ -190,6 +190,11 @@ class Router:
                         break  # a rate limit or a key problem: retrying here cannot help
                     await _backoff(route.retry_backoff, retry, deadline - loop.time())
                     continue
+                except ProxyError:
+                    # The adapter refused to translate the request (a 400 naming the
+                    # field): nothing was sent, so no attempt, and no provider to blame.
+                    route.health.release(admission)
+                    raise
                 except BaseException:
                     route.health.release(admission)
                     metrics.observe_attempt(route.name, "client_disconnect", None)
