@@ -212,13 +212,14 @@ def test_other_methods_are_405(proxy_url: str) -> None:
     assert response.json()["error"]["code"] == "method_not_allowed"
 
 
-def test_langchain_openai_embeddings(proxy_url: str) -> None:
+@pytest.mark.parametrize("model", ["embed-openai", "embed-gemini"])
+def test_langchain_openai_embeddings(proxy_url: str, model: str) -> None:
     from langchain_openai import OpenAIEmbeddings
 
     # check_embedding_ctx_length=False: otherwise LangChain tokenizes with tiktoken (a
     # download) and sends token arrays; those have their own passthrough test above.
     embedder = OpenAIEmbeddings(
-        model="embed-gemini",
+        model=model,
         base_url=f"{proxy_url}/v1",
         api_key=CLIENT_KEY,
         check_embedding_ctx_length=False,
