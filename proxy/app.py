@@ -19,6 +19,7 @@ from proxy import endpoints
 from proxy.chat import ChatEndpoint
 from proxy.config import Config
 from proxy.edge import Edge
+from proxy.embeddings import EmbeddingsEndpoint
 from proxy.errors import ProxyError
 from proxy.lifecycle import Lifecycle, signal_handlers
 from proxy.logs import flush_logs
@@ -49,7 +50,9 @@ def build_app(
         routes=[
             # POST is served by the edge (chat.py); this route answers other methods' 405.
             HttpRoute("/v1/chat/completions", endpoints.served_at_edge, methods=["POST"]),
+            HttpRoute("/v1/embeddings", EmbeddingsEndpoint(gateway), methods=["POST"]),
             HttpRoute("/v1/models", endpoints.list_models, methods=["GET"]),
+            HttpRoute("/v1/models/{model:path}", endpoints.retrieve_model, methods=["GET"]),
             HttpRoute("/health", endpoints.health, methods=["GET"]),
             HttpRoute("/health/live", endpoints.health, methods=["GET"]),
             HttpRoute("/health/ready", endpoints.ready, methods=["GET"]),

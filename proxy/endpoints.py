@@ -50,6 +50,21 @@ async def list_models(request: Request) -> Response:
     return Response(state.models_body, media_type=JSON)
 
 
+async def retrieve_model(request: Request) -> Response:
+    """OpenAI's model object for a listed public model; else the usual model_not_found."""
+    state = _state(request)
+    state.auth.check(request.headers.get("authorization"), request.headers.get("x-api-key"))
+    name: str = request.path_params["model"]
+    body = state.model_objects.get(name)
+    if body is None:
+        raise not_found(
+            f"The model '{name[:200]}' does not exist or you do not have access to it.",
+            code="model_not_found",
+            param="model",
+        )
+    return Response(body, media_type=JSON)
+
+
 async def health(request: Request) -> Response:
     return Response(b'{"status":"ok"}', media_type=JSON)
 

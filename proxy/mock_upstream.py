@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
+import struct
 import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
@@ -25,6 +27,8 @@ class MockUpstreamTransport(httpx.AsyncBaseTransport):
         body = orjson.loads(await request.aread())
         if self._latency:
             await asyncio.sleep(self._latency)
+        if request.url.path.endswith("/embeddings"):
+            return httpx.Response(200, content=mock_embeddings(body))
         answer = MockAnswer(body)
         if body.get("stream") is True:
             include_usage = (body.get("stream_options") or {}).get("include_usage") is True
@@ -102,6 +106,27 @@ class MockAnswer:
             **fields,
         }
         return b"data: " + orjson.dumps(chunk) + b"\n\n"
+
+
+def mock_embeddings(body: dict[str, Any]) -> bytes:
+    """Deterministic unit-free vectors (8 floats, or `dimensions`) from each input's hash."""
+    raw = body.get("input")
+    inputs = [raw] if isinstance(raw, str) or (raw and isinstance(raw[0], int)) else raw or []
+    size = min(int(body.get("dimensions") or 8), 4096)  # the proxy validated an int
+    data = []
+    for index, item in enumerate(inputs):
+        digest = hashlib.sha256(orjson.dumps(item)).digest()
+        vector = [(digest[i % 32] - 128) / 128 for i in range(size)]
+        if body.get("encoding_format") == "base64":
+            packed: Any = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+        else:
+            packed = vector
+        data.append({"object": "embedding", "index": index, "embedding": packed})
+    tokens = sum(len(str(item).split()) for item in inputs)
+    usage = {"prompt_tokens": tokens, "total_tokens": tokens}
+    return orjson.dumps(
+        {"object": "list", "data": data, "model": body.get("model"), "usage": usage}
+    )
 
 
 class _Stream(httpx.AsyncByteStream):

@@ -20,17 +20,18 @@ import httpx
 
 from proxy import metrics
 from proxy.breakers import Admission, ProviderHealth
-from proxy.config import Config, Deployment
+from proxy.config import Config, Deployment, ModelKind
 from proxy.errors import (
     Attempt,
     ProxyError,
     UpstreamError,
     all_deployments_failed,
+    invalid_request,
     model_unavailable,
     not_found,
     upstream_transport_error,
 )
-from proxy.providers.base import Adapter, CallContext, Reply, StreamPipe
+from proxy.providers.base import Adapter, CallContext, Reply, StreamPipe, UpstreamRequest
 from proxy.request import ChatRequest
 from proxy.trace import RequestTrace
 from proxy.upstream import Upstream
@@ -76,6 +77,7 @@ class Router:
             model: config.enabled_deployments(model) for model in config.models
         }
         self._missing = {model: config.missing_vars_of(model) for model in config.models}
+        self._kinds = {model: config.kind_of(model) for model in config.models}
         self._max_response = config.server.max_response_bytes
         self._request_timeout = config.server.request_timeout
 
@@ -87,13 +89,19 @@ class Router:
         down = sorted(n for n in names if self._routes[n].health.is_unavailable())
         return down if len(down) == len(names) else None
 
-    def plan(self, model: str) -> tuple[Deployment, ...]:
+    def plan(self, model: str, kind: ModelKind = "chat") -> tuple[Deployment, ...]:
         deployments = self._plans.get(model)
         if deployments is None:
             raise not_found(
                 f"The model '{model}' does not exist or you do not have access to it.",
                 code="model_not_found",
                 param="model",
+            )
+        if self._kinds[model] != kind:
+            raise invalid_request(
+                f"The model '{model}' is a {self._kinds[model]} model; it cannot serve {kind}.",
+                param="model",
+                code="model_not_supported",
             )
         if not deployments:
             raise model_unavailable(model, self._missing[model])
@@ -102,12 +110,36 @@ class Router:
     async def complete(
         self, req: ChatRequest, ctx: CallContext, request_id: str, trace: RequestTrace
     ) -> Reply:
+        def build(route: Route, call: CallContext) -> UpstreamRequest:
+            return route.adapter.build_request(req, call)
+
+        def parse(route: Route, body: bytes, call: CallContext) -> Reply:
+            return route.adapter.parse_response(body, call)
+
+        return await self.exchange(req.model, "chat", ctx, request_id, trace, build, parse)
+
+    async def exchange(
+        self,
+        model: str,
+        kind: ModelKind,
+        ctx: CallContext,
+        request_id: str,
+        trace: RequestTrace,
+        build: BuildFn,
+        parse: ParseFn,
+    ) -> Reply:
+        """One non-stream request/response call of any kind (chat, embeddings), with the
+        same fallback, breakers, retries and deadlines: `build` and `parse` say what the
+        adapter sends and how it reads a 2xx answer; errors go through its parse_error."""
+
         async def attempt(
             route: Route, call: CallContext, _: Admission, deadline: float, ttfb_at: float
         ) -> Reply:
-            return await self._try_complete(route, req, call, request_id, deadline, ttfb_at)
+            upstream_req = build(route, call)
+            body = await self._try_exchange(route, upstream_req, request_id, deadline, ttfb_at)
+            return parse(route, body, call)
 
-        return await self._fallback_loop(req.model, ctx, trace, attempt)
+        return await self._fallback_loop(model, ctx, trace, attempt, kind)
 
     async def open_stream(
         self, req: ChatRequest, ctx: CallContext, request_id: str, trace: RequestTrace
@@ -122,13 +154,18 @@ class Router:
         return await self._fallback_loop(req.model, ctx, trace, attempt)
 
     async def _fallback_loop(
-        self, model: str, ctx: CallContext, trace: RequestTrace, attempt: AttemptFn[T]
+        self,
+        model: str,
+        ctx: CallContext,
+        trace: RequestTrace,
+        attempt: AttemptFn[T],
+        kind: ModelKind = "chat",
     ) -> T:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._request_timeout
         attempts = trace.attempts
         errors: list[UpstreamError] = []
-        for deployment in self.plan(model):
+        for deployment in self.plan(model, kind):
             route = self._routes[deployment.provider]
             call = _with_model(ctx, deployment)
             for retry in range(route.retries + 1):
@@ -153,6 +190,11 @@ class Router:
                         break  # a rate limit or a key problem: retrying here cannot help
                     await _backoff(route.retry_backoff, retry, deadline - loop.time())
                     continue
+                except ProxyError:
+                    # The adapter refused to translate the request (a 400 naming the
+                    # field): nothing was sent, so no attempt, and no provider to blame.
+                    route.health.release(admission)
+                    raise
                 except BaseException:
                     route.health.release(admission)
                     metrics.observe_attempt(route.name, "client_disconnect", None)
@@ -170,16 +212,15 @@ class Router:
                 return result
         raise self._exhausted(model, attempts, errors)
 
-    async def _try_complete(
+    async def _try_exchange(
         self,
         route: Route,
-        req: ChatRequest,
-        ctx: CallContext,
+        upstream_req: UpstreamRequest,
         request_id: str,
         deadline: float,
         ttfb_at: float,
-    ) -> Reply:
-        upstream_req = route.adapter.build_request(req, ctx)
+    ) -> bytes:
+        """The 2xx body of one upstream call; a non-2xx answer raises the adapter's error."""
         # A wait for our own pool is not the provider's time: its clock starts after it.
         async with route.upstream.slot(deadline) as slot:
             ttfb_at = min(deadline, ttfb_at + slot.waited)
@@ -194,7 +235,7 @@ class Router:
                     await response.aclose()
         if not 200 <= response.status_code < 300:
             raise route.adapter.parse_error(response.status_code, response.headers, body)
-        return route.adapter.parse_response(body, ctx)
+        return body
 
     async def _try_stream(
         self,
@@ -300,6 +341,9 @@ def _as_upstream_error(exc: UpstreamError | TimeoutError, route: Route) -> Upstr
     return upstream_transport_error(route.name, "timeout", "no answer in time")
 
 
+# What an exchange sends for a deployment, and how it reads the deployment's 2xx body.
+BuildFn = Callable[[Route, CallContext], UpstreamRequest]
+ParseFn = Callable[[Route, bytes, CallContext], Reply]
 # (route, call, admission, request deadline, this attempt's first-byte deadline)
 AttemptFn = Callable[[Route, CallContext, Admission, float, float], Awaitable[T]]
 

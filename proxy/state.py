@@ -24,7 +24,7 @@ from proxy.config import Config, ConfigError, ProviderConfig
 from proxy.lifecycle import Lifecycle
 from proxy.logs import log_fields, register_secrets
 from proxy.mock_upstream import MockUpstreamTransport
-from proxy.providers import build_adapter
+from proxy.providers import build_adapter, check_embedding_models
 from proxy.providers.base import Adapter
 from proxy.router import Route, Router
 from proxy.upstream import TransportFactory, Upstream
@@ -39,6 +39,7 @@ class AppState:
     router: Router
     routes: dict[str, Route]
     models_body: bytes
+    model_objects: dict[str, bytes]  # GET /v1/models/{model}: the listed models' objects
     public_models: frozenset[str]
     admin_key: Authenticator | None
 
@@ -52,19 +53,22 @@ class AppState:
 
 
 def models_body(names: list[str], created: int) -> bytes:
-    data = [
-        {"id": n, "object": "model", "created": created, "owned_by": "llm-proxy"} for n in names
-    ]
-    return orjson.dumps({"object": "list", "data": data})
+    return orjson.dumps({"object": "list", "data": [model_object(n, created) for n in names]})
+
+
+def model_object(name: str, created: int) -> dict[str, object]:
+    return {"id": name, "object": "model", "created": created, "owned_by": "llm-proxy"}
 
 
 def build_adapters(config: Config) -> dict[str, Adapter]:
     """Adapters for the enabled providers; raises ConfigError on bad provider options."""
-    return {
+    adapters = {
         name: build_adapter(provider)
         for name, provider in config.providers.items()
         if provider.enabled
     }
+    check_embedding_models(config, adapters)
+    return adapters
 
 
 def config_secrets(config: Config) -> list[str]:
@@ -139,12 +143,14 @@ class Gateway:
         public = [m for m in config.models if config.enabled_deployments(m)]
         metrics.prebind(config.models, routes)
         admin = config.admin.api_key
+        created = int(time.time())
         return AppState(
             config=config,
             auth=Authenticator(config.auth.api_keys, config.auth.disabled),
             router=Router(config, routes),
             routes=routes,
-            models_body=models_body(public, int(time.time())),
+            models_body=models_body(public, created),
+            model_objects={n: orjson.dumps(model_object(n, created)) for n in public},
             public_models=frozenset(config.models),
             admin_key=Authenticator([admin]) if admin is not None else None,
         )

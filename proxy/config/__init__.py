@@ -25,7 +25,7 @@ from proxy.config.providers import (
     parse_providers,
     provider_option,
 )
-from proxy.config.routes import Deployment, Price, parse_models
+from proxy.config.routes import Deployment, ModelKind, Price, parse_model_kinds, parse_models
 from proxy.config.server import ServerConfig, parse_server
 from proxy.config.values import ConfigError, Secret, expand_vars, mapping, reject_unknown
 
@@ -37,6 +37,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "Deployment",
+    "ModelKind",
     "Price",
     "ProviderConfig",
     "ProviderType",
@@ -58,6 +59,10 @@ class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     admin: AdminConfig = field(default_factory=AdminConfig)
     warnings: tuple[str, ...] = ()
+    embedding_models: frozenset[str] = frozenset()  # declared `kind: embeddings`
+
+    def kind_of(self, model: str) -> ModelKind:
+        return "embeddings" if model in self.embedding_models else "chat"
 
     def missing_vars_of(self, model: str) -> tuple[str, ...]:
         names: list[str] = []
@@ -92,6 +97,7 @@ def parse_config(text: str, env: Mapping[str, str], source: str = "<config>") ->
     # A provider's pool follows what the server admits unless it sets its own cap.
     providers = parse_providers(root.get("providers"), env, warnings, server.max_in_flight)
     models = parse_models(root.get("models"), providers)
+    embedding_models = parse_model_kinds(root.get("models"))
     auth = parse_auth(root.get("auth"), env)
     admin = parse_admin(root.get("admin"), env)
     return Config(
@@ -101,4 +107,5 @@ def parse_config(text: str, env: Mapping[str, str], source: str = "<config>") ->
         server=server,
         admin=admin,
         warnings=tuple(warnings),
+        embedding_models=embedding_models,
     )

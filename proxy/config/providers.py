@@ -1,5 +1,8 @@
 """The `providers:` section: one upstream account each (type, URL, key, timeouts, pool, breaker).
 
+`preset:` (presets.py) fills `type: openai` and a vendor's base URL; `headers:` and `query:`
+(headers.py) are added to every upstream request of the provider.
+
 An unset variable in a provider's `api_key` disables that provider with one warning instead of
 failing startup, so the example config runs on a machine with no provider keys.
 """
@@ -12,6 +15,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal, cast
 
+from proxy.config.headers import parse_headers, parse_query
+from proxy.config.presets import PRESETS, Preset
 from proxy.config.server import ServerConfig
 from proxy.config.urls import parse_base_url
 from proxy.config.values import (
@@ -25,9 +30,10 @@ from proxy.config.values import (
     reject_unknown,
 )
 
-ProviderType = Literal["openai", "anthropic", "gemini", "mock"]
-PROVIDER_TYPES: tuple[ProviderType, ...] = ("openai", "anthropic", "gemini", "mock")
-_NEEDS_KEY: frozenset[str] = frozenset({"anthropic", "gemini"})
+ProviderType = Literal["openai", "azure", "anthropic", "gemini", "mock"]
+PROVIDER_TYPES: tuple[ProviderType, ...] = ("openai", "azure", "anthropic", "gemini", "mock")
+_NEEDS_KEY: frozenset[str] = frozenset({"azure", "anthropic", "gemini"})
+_EMPTY: Mapping[str, str] = MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,10 @@ class ProviderConfig:
     breaker: BreakerConfig = field(default_factory=BreakerConfig)
     drop_unsupported: bool = False
     options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    # Lower-cased names; added to every upstream request.
+    headers: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    query: Mapping[str, str] = field(default_factory=lambda: _EMPTY)  # added to every URL
+    preset: str | None = None
     missing_vars: tuple[str, ...] = ()  # non-empty -> the provider is disabled
 
     @property
@@ -96,6 +106,9 @@ _PROVIDER_KEYS = {
     "breaker",
     "drop_unsupported",
     "options",
+    "preset",
+    "headers",
+    "query",
 }
 
 
@@ -109,18 +122,15 @@ def _parse_provider(
 ) -> ProviderConfig:
     data = mapping(raw, path)
     reject_unknown(data, path, _PROVIDER_KEYS)
-    ptype = data.get("type")
-    if ptype not in PROVIDER_TYPES:
-        raise ConfigError(
-            f"{path}.type: expected one of {', '.join(PROVIDER_TYPES)}, got {ptype!r}"
-        )
-    base_url = ""
-    if ptype != "mock":
-        url_path = f"{path}.base_url"
-        base_url = parse_base_url(expand_required(data.get("base_url"), url_path, env), url_path)
+    preset = _preset(data, path)
+    ptype, base_url = _type_and_url(data, preset, path, env)
     api_key, missing = _parse_api_key(data.get("api_key"), f"{path}.api_key", env)
-    if api_key is None and not missing and ptype in _NEEDS_KEY:
-        raise ConfigError(f"{path}.api_key: required for type {ptype}")
+    needs_key = ptype in _NEEDS_KEY or (preset is not None and not preset.local)
+    if api_key is None and not missing and needs_key:
+        raise ConfigError(f"{path}.api_key: required for {data.get('preset') or ptype}")
+    headers, unset_in_headers = parse_headers(data.get("headers"), f"{path}.headers", env)
+    query, unset_in_query = parse_query(data.get("query"), f"{path}.query", env)
+    missing = tuple(dict.fromkeys((*missing, *unset_in_headers, *unset_in_query)))
     if missing:
         warnings.append(
             f"provider '{name}' disabled: environment variable {', '.join(missing)} is not set"
@@ -129,7 +139,7 @@ def _parse_provider(
     ttfb_timeout = number(data, "ttfb_timeout", path, timeout, minimum=0.001)
     return ProviderConfig(
         name=name,
-        type=cast(ProviderType, ptype),
+        type=ptype,
         base_url=base_url,
         api_key=api_key,
         timeout=timeout,
@@ -146,8 +156,40 @@ def _parse_provider(
         breaker=_parse_breaker(data.get("breaker"), f"{path}.breaker"),
         drop_unsupported=boolean(data, "drop_unsupported", path, False),
         options=MappingProxyType(dict(mapping(data.get("options", {}), f"{path}.options"))),
+        headers=headers,
+        query=query,
+        preset=data.get("preset"),
         missing_vars=missing,
     )
+
+
+def _type_and_url(
+    data: Mapping[str, Any], preset: Preset | None, path: str, env: Mapping[str, str]
+) -> tuple[ProviderType, str]:
+    """The provider's type and base URL, either of which a preset may fill."""
+    ptype = data.get("type", "openai" if preset is not None else None)
+    if ptype not in PROVIDER_TYPES:
+        raise ConfigError(
+            f"{path}.type: expected one of {', '.join(PROVIDER_TYPES)}, got {ptype!r}"
+        )
+    if preset is not None and ptype != "openai":
+        raise ConfigError(f"{path}.type: a preset is an OpenAI-compatible server (type: openai)")
+    if ptype == "mock":
+        return "mock", ""
+    url_path = f"{path}.base_url"
+    raw_url = data.get("base_url", preset.base_url if preset is not None else None)
+    base_url = parse_base_url(expand_required(raw_url, url_path, env), url_path)
+    return cast(ProviderType, ptype), base_url
+
+
+def _preset(data: Mapping[str, Any], path: str) -> Preset | None:
+    name = data.get("preset")
+    if name is None:
+        return None
+    preset = PRESETS.get(name) if isinstance(name, str) else None
+    if preset is None:
+        raise ConfigError(f"{path}.preset: expected one of {', '.join(PRESETS)}, got {name!r}")
+    return preset
 
 
 def _parse_api_key(

@@ -1,10 +1,14 @@
-"""The `models:` section: each public model name -> its ordered deployments, with prices."""
+"""The `models:` section: each public model name -> its ordered deployments, with prices.
+
+A model is a list of deployments (a chat model), or `{kind: embeddings, deployments: [...]}`
+for a model served on /v1/embeddings.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from proxy.config.providers import ProviderConfig
 from proxy.config.values import ConfigError, mapping, number, reject_unknown
@@ -35,6 +39,10 @@ class Deployment:
     price: Price | None = None
 
 
+ModelKind = Literal["chat", "embeddings"]
+MODEL_KINDS: tuple[ModelKind, ...] = ("chat", "embeddings")
+
+
 def parse_models(
     raw: Any, providers: Mapping[str, ProviderConfig]
 ) -> dict[str, tuple[Deployment, ...]]:
@@ -46,6 +54,10 @@ def parse_models(
         path = f"models.{public}"
         if not isinstance(public, str) or not public.strip():
             raise ConfigError(f"{path}: a public model name must be a non-empty string")
+        if isinstance(value, Mapping):
+            reject_unknown(value, path, {"kind", "deployments"})
+            _kind(value, path)
+            value, path = value.get("deployments"), f"{path}.deployments"
         if not isinstance(value, list) or not value:
             raise ConfigError(
                 f"{path}: expected a non-empty list of {{provider, model}} deployments"
@@ -81,3 +93,20 @@ def _parse_price(raw: Any, path: str) -> Price | None:
         output_per_mtok=number(data, "output_per_mtok", where, 0.0, minimum=0.0),
         cached_per_mtok=number(data, "cached_per_mtok", where, input_price, minimum=0.0),
     )
+
+
+def parse_model_kinds(raw: Any) -> frozenset[str]:
+    """The public models declared `kind: embeddings` (parse_models has validated the section)."""
+    section = mapping(raw, "models")
+    return frozenset(
+        name
+        for name, value in section.items()
+        if isinstance(value, Mapping) and _kind(value, f"models.{name}") == "embeddings"
+    )
+
+
+def _kind(value: Mapping[str, Any], path: str) -> ModelKind:
+    kind = value.get("kind", "chat")
+    if kind not in MODEL_KINDS:
+        raise ConfigError(f"{path}.kind: expected one of {', '.join(MODEL_KINDS)}, got {kind!r}")
+    return kind  # type: ignore[no-any-return]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from proxy.config import ProviderConfig
+from collections.abc import Mapping
+
+from proxy.config import Config, ConfigError, ProviderConfig
 from proxy.providers.anthropic import AnthropicAdapter
+from proxy.providers.azure import AzureOpenAIAdapter
 from proxy.providers.base import Adapter, AdapterFactory
 from proxy.providers.gemini import GeminiAdapter
 from proxy.providers.mock import MockAdapter
@@ -11,6 +14,7 @@ from proxy.providers.openai import OpenAIAdapter
 
 ADAPTERS: dict[str, AdapterFactory] = {
     "openai": OpenAIAdapter,
+    "azure": AzureOpenAIAdapter,
     "anthropic": AnthropicAdapter,
     "gemini": GeminiAdapter,
     "mock": MockAdapter,
@@ -19,3 +23,16 @@ ADAPTERS: dict[str, AdapterFactory] = {
 
 def build_adapter(config: ProviderConfig) -> Adapter:
     return ADAPTERS[config.type](config.name, config)
+
+
+def check_embedding_models(config: Config, adapters: Mapping[str, Adapter]) -> None:
+    """A `kind: embeddings` model may only use providers that have an embeddings endpoint."""
+    for model in sorted(config.embedding_models):
+        for i, deployment in enumerate(config.models[model]):
+            adapter = adapters.get(deployment.provider)  # None: disabled, not built
+            if adapter is not None and adapter.embeddings is None:
+                kind = config.providers[deployment.provider].type
+                raise ConfigError(
+                    f"models.{model}.deployments[{i}].provider: provider "
+                    f"'{deployment.provider}' (type {kind}) has no embeddings endpoint"
+                )

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 import orjson
 
 from proxy.config import ProviderConfig
+from proxy.embeddings_request import EmbeddingsRequest
 from proxy.errors import UpstreamError, invalid_request, upstream_transport_error
 from proxy.request import ChatRequest
 from proxy.sse import SSEEvent
@@ -94,8 +95,25 @@ class StreamPipe(Protocol):
     def usage(self) -> Usage | None: ...
 
 
+class EmbeddingsCodec(Protocol):
+    """How a provider family serves /v1/embeddings; errors go through Adapter.parse_error."""
+
+    def build_embeddings(self, req: EmbeddingsRequest, ctx: CallContext) -> UpstreamRequest:
+        """ProxyError (400 naming the field) for an input this provider cannot take."""
+        ...
+
+    def parse_embeddings(self, payload: bytes, req: EmbeddingsRequest, ctx: CallContext) -> Reply:
+        """A 2xx upstream body -> OpenAI's embeddings list. Malformed -> UpstreamError."""
+        ...
+
+
 class Adapter(Protocol):
     """A provider family. `__init__(name, config)` precomputes URLs and headers at startup."""
+
+    @property
+    def embeddings(self) -> EmbeddingsCodec | None:
+        """None for a family without an embeddings endpoint (a config naming it is refused)."""
+        ...
 
     def build_request(self, req: ChatRequest, ctx: CallContext) -> UpstreamRequest: ...
 

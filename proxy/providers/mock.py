@@ -23,6 +23,4 @@ class MockAdapter(OpenAIAdapter):
         check_options(config, MOCK_OPTIONS)
         for key in MOCK_OPTIONS:
             provider_option(config, key, int, 0)
-        self.name = name
-        self._url = f"{MOCK_BASE_URL}/chat/completions"
-        self._headers = {"content-type": "application/json"}
+        self._setup(name, config, MOCK_BASE_URL, {})

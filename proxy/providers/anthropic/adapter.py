@@ -24,6 +24,7 @@ from proxy.providers.base import (
     encode_request,
     load_upstream_json,
 )
+from proxy.providers.extras import with_headers, with_query
 from proxy.providers.pipes import TranslatingPipe
 from proxy.redaction import register_secrets
 from proxy.request import ChatRequest
@@ -34,6 +35,8 @@ OPTIONS = {"default_max_tokens", "anthropic_version"}
 
 
 class AnthropicAdapter:
+    embeddings = None  # Anthropic has no embeddings API (it points users to Voyage AI)
+
     def __init__(self, name: str, config: ProviderConfig) -> None:
         check_options(config, OPTIONS)
         default_max_tokens = provider_option(config, "default_max_tokens", int, DEFAULT_MAX_TOKENS)
@@ -46,7 +49,7 @@ class AnthropicAdapter:
         self.name = name
         # Both `https://api.anthropic.com` and `.../v1` are common spellings of the base URL.
         base = config.base_url.removesuffix("/v1")
-        self._url = f"{base}/v1/messages"
+        self._url = with_query(config, f"{base}/v1/messages")
         headers = {
             "content-type": "application/json",
             "accept-encoding": "identity",
@@ -55,7 +58,7 @@ class AnthropicAdapter:
         if config.api_key is not None:
             headers["x-api-key"] = config.api_key.value
             register_secrets((config.api_key.value,))  # redacted from every error and log line
-        self._headers: Mapping[str, str] = headers
+        self._headers: Mapping[str, str] = with_headers(config, headers)
         self._options = RequestOptions(name, default_max_tokens, config.drop_unsupported)
 
     def build_request(self, req: ChatRequest, ctx: CallContext) -> UpstreamRequest:

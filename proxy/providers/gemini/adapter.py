@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from types import MappingProxyType
 from typing import Literal
-from urllib.parse import quote
 
 import orjson
 
@@ -37,6 +35,8 @@ from proxy.providers.base import (
     encode_request,
     load_upstream_json,
 )
+from proxy.providers.extras import with_headers, with_query
+from proxy.providers.gemini.embeddings import GeminiEmbeddings, model_path
 from proxy.providers.gemini.errors import error_from_object, gemini_error
 from proxy.providers.gemini.request import RequestOptions, ThinkingStyle, to_gemini_request
 from proxy.providers.gemini.response import MalformedResponse, from_gemini_response, usage_of
@@ -72,14 +72,16 @@ class GeminiAdapter:
         base = config.base_url.rstrip("/")
         if not _VERSIONED.search(base):
             base += "/v1beta"
-        self._generate_url = base + "/models/{}:generateContent"
-        self._stream_url = base + "/models/{}:streamGenerateContent?alt=sse"
+        self._generate_url = with_query(config, base + "/models/{}:generateContent")
+        self._stream_url = with_query(config, base + "/models/{}:streamGenerateContent?alt=sse")
         key = config.api_key.value if config.api_key is not None else ""
         headers = {"content-type": "application/json", "accept-encoding": "identity"}
         if key:
             headers["x-goog-api-key"] = key
             register_secrets((key,))  # redacted from every error and log line
-        self._headers: Mapping[str, str] = MappingProxyType(headers)
+        self._headers: Mapping[str, str] = with_headers(config, headers)
+        embed_url = with_query(config, base + "/models/{}:batchEmbedContents")
+        self.embeddings = GeminiEmbeddings(name, embed_url, self._headers)
         # Per upstream model, computed once: the two URLs and the request options.
         self._per_model: dict[str, tuple[str, str, RequestOptions]] = {}
 
@@ -108,7 +110,7 @@ class GeminiAdapter:
     def _model(self, model: str) -> tuple[str, str, RequestOptions]:
         cached = self._per_model.get(model)
         if cached is None:
-            path = quote(model.removeprefix("models/"), safe="")
+            path = model_path(model)
             options = RequestOptions(
                 provider=self.name,
                 drop_unsupported=self._drop_unsupported,
