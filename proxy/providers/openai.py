@@ -48,7 +48,7 @@ class OpenAIAdapter:
         return Reply(payload, usage_from_openai(parsed.get("usage")))
 
     def stream_pipe(self, ctx: CallContext) -> PassthroughPipe:
-        return PassthroughPipe(self.name)
+        return PassthroughPipe(self.name, ctx.limits)
 
     def parse_error(self, status: int, headers: Mapping[str, str], payload: bytes) -> UpstreamError:
         message, code, param = _openai_error_fields(payload)
