@@ -1,7 +1,8 @@
 """OpenAI-compatible upstreams: byte passthrough.
 
 Only `model` is rewritten (and only when the public name differs from the upstream one);
-responses and stream bytes go back to the client untouched, never re-encoded.
+response bodies go back byte for byte; stream bytes are never re-encoded, only re-framed at
+event boundaries (providers/pipes.py).
 """
 
 from __future__ import annotations
