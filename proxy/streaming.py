@@ -141,7 +141,7 @@ class StreamCall:
                     raise
                 client.absorb_cancel()
                 self._verdict("client_idle")
-                log.warning("stream ended: the client read nothing for %.0fs", idle)
+                log.warning("stream ended: the client took no bytes for %gs", idle)
                 return  # nothing more can be sent; uvicorn closes the connection
             except (UpstreamError, TimeoutError) as exc:
                 await self._end_with_error(client, self._upstream_failure(exc, lifecycle, client))
