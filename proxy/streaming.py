@@ -127,30 +127,25 @@ class StreamCall:
         self, send: Send, lifecycle: Lifecycle, stop_watch: Callable[[], None], idle: float
     ) -> None:
         """Commit (the 200 and the first bytes), pump, judge; always release everything."""
-        loop = asyncio.get_running_loop()
-        client = IdleSend(send, idle, loop)
+        client = IdleSend(send, idle, asyncio.get_running_loop())
         try:
-            try:
-                async with asyncio.timeout_at(self.deadline) as timer:
-                    with lifecycle.stream_deadline(timer):
-                        await self._pump(client)
-                self._verdict("ok")
-            except asyncio.CancelledError:
-                if not client.fired:
-                    self._verdict("client_disconnect")
-                    raise
-                client.absorb_cancel()
-                self._verdict("client_idle")
-                log.warning("stream ended: the client took no bytes for %gs", idle)
-                return  # nothing more can be sent; uvicorn closes the connection
-            except (UpstreamError, TimeoutError) as exc:
-                await self._end_with_error(client, self._upstream_failure(exc, lifecycle, client))
-            except Exception as exc:
-                log.exception("stream failed", exc_info=exc)
-                self._verdict("internal_error")
-                await self._end_with_error(client, (internal_error(), b""))
+            failure = await self._pump_and_judge(client, lifecycle)
+            if failure is not None:
+                error, before = failure
+                event = encode_error_event(error.to_openai_body())
+                await client(
+                    {"type": "http.response.body", "body": before + event, "more_body": True}
+                )
             stop_watch()  # the last byte: a disconnect now is normal
             await client({"type": "http.response.body", "body": b""})
+        except asyncio.CancelledError:  # at any send or upstream read above
+            if not client.fired:
+                self._verdict("client_disconnect")
+                raise
+            client.absorb_cancel()
+            self._verdict("client_idle")
+            log.warning("stream ended: the client took no bytes for %gs", idle)
+            # Nothing more can be sent: returning unfinished makes uvicorn close the connection.
         finally:
             client.close()
             if not self._verdict_given:
@@ -159,11 +154,28 @@ class StreamCall:
             self.trace.usage = self.pipe.usage
             self.trace.finish(499 if self.trace.client_disconnected else 200)
 
+    async def _pump_and_judge(
+        self, client: IdleSend, lifecycle: Lifecycle
+    ) -> tuple[ProxyError, bytes] | None:
+        """Pump to the end and give the verdict; a failure comes back as (the error event
+        to send, the good bytes to send before it). Cancellations pass through."""
+        try:
+            async with asyncio.timeout_at(self.deadline) as timer:
+                with lifecycle.stream_deadline(timer):
+                    await self._pump(client)
+        except (UpstreamError, TimeoutError) as exc:
+            return self._upstream_failure(exc, lifecycle, client)
+        except Exception as exc:  # a bug of ours: not the client's, not the provider's
+            log.exception("stream failed", exc_info=exc)
+            self._verdict("internal_error")
+            return internal_error(), b""
+        self._verdict("ok")
+        return None
+
     async def _pump(self, send: IdleSend) -> None:
-        trace = self.trace
         start = {"type": "http.response.start", "status": 200, "headers": self._headers()}
         await send(start)
-        trace.mark_first_byte()
+        self.trace.mark_first_byte()
         await send({"type": "http.response.body", "body": self.first, "more_body": True})
         if self.body is None:
             return
@@ -193,13 +205,11 @@ class StreamCall:
         self._verdict("timeout", None if client.broken else error)
         return error, b""
 
-    async def _end_with_error(self, send: IdleSend, failure: tuple[ProxyError, bytes]) -> None:
-        error, before = failure
-        event = encode_error_event(error.to_openai_body())
-        await send({"type": "http.response.body", "body": before + event, "more_body": True})
-
     def _verdict(self, outcome: Outcome | AttemptEnd, error: UpstreamError | None = None) -> None:
-        """Record how the attempt ended: breaker, metrics, the trace and its attempt line."""
+        """Record how the attempt ended: breaker, metrics, the trace and its attempt line.
+        Only the first verdict counts (a client may leave while its error event is sent)."""
+        if self._verdict_given:
+            return
         self._verdict_given = True
         health, admission, trace = self.route.health, self.admission, self.trace
         if outcome == "ok":

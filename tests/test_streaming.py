@@ -214,3 +214,21 @@ async def test_a_bug_of_ours_mid_stream_is_an_internal_error_event(
     assert not lines.lines[-1]["client_disconnected"]
     assert health(chat).state == "closed"
     assert "a bug" in caplog.text
+
+
+async def test_client_idle_while_the_error_event_waits_ends_quietly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The upstream fails, and the client takes no bytes of the error event either: the
+    stream still ends (no stray cancellation), with the upstream's verdict kept."""
+    lines = AccessLines().install(monkeypatch)
+    handler, bodies = stream_reply([CHUNK, CHUNK])  # truncated: no [DONE]
+    chat, _ = build({"a": handler, "b": handler}, "{client_idle_timeout: 0.2}")
+    stuck = Client(chat_body("solo", stream=True), block_at=3)  # the error event's send
+    async with asyncio.timeout(5):
+        await run(chat, stuck)
+    assert bodies[0].closed.is_set()
+    assert lines.lines[-1]["outcome"] == "upstream_truncated"
+    assert health(chat).state == "open"
+    task = asyncio.current_task()
+    assert task is not None and task.cancelling() == 0
