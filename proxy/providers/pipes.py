@@ -128,11 +128,17 @@ class PassthroughPipe:
                 raise self._too_large()
             self._parts.append(raw)
             return b""
-        self._parts.append(raw)
-        buffer = b"".join(self._parts) if len(self._parts) > 1 else raw
+        parts = self._parts
+        if parts:
+            parts.append(raw)
+            buffer = b"".join(parts)
+            parts.clear()
+        else:
+            buffer = raw  # the common case: no copy, no list
         cut = _end_of_last_event(buffer)
         complete, pending = buffer[:cut], buffer[cut:]
-        self._parts = [pending] if pending else []
+        if pending:
+            parts.append(pending)
         self._partial = len(pending)
         if self._partial > self._max_event:
             raise self._too_large()
