@@ -104,8 +104,10 @@ class ChatEndpoint:
 
 class DisconnectWatch:
     """Cancels the request's task if its client disconnects, so the upstream call (and its
-    bill) stops too; the cancellation surfaces as ClientDisconnected. Starts only after
-    WATCH_AFTER, and must not start before the request body has been read."""
+    bill) stops too; the cancellation surfaces as ClientDisconnected, also when the block
+    ended without seeing it. Starts only after WATCH_AFTER, and must not start before the
+    request body has been read. The answer's sends happen inside the block, so no
+    cancellation of the watch's can land after it."""
 
     def __init__(self, receive: Receive, loop: asyncio.AbstractEventLoop) -> None:
         self._receive = receive
