@@ -8,7 +8,6 @@ line) is written after the last byte is sent, so it never delays the answer.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
 from typing import TYPE_CHECKING
@@ -19,7 +18,6 @@ from proxy import metrics
 from proxy.asgi import (
     JSON_TYPE,
     ClientDisconnected,
-    RawHeaders,
     first_headers,
     read_body,
     send_error,
@@ -28,8 +26,8 @@ from proxy.asgi import (
 from proxy.errors import ProxyError, internal_error, unsupported_media_type
 from proxy.ids import new_id
 from proxy.request import parse_chat_request
-from proxy.router import OpenStream, new_context
-from proxy.streaming import SSE_HEADERS, pump
+from proxy.router import new_context
+from proxy.streaming import served
 from proxy.trace import RequestTrace
 
 if TYPE_CHECKING:
@@ -38,10 +36,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("proxy")
 _WANTED = frozenset({b"authorization", b"x-api-key", b"content-type", b"content-length"})
 _JSON_CONTENT = re.compile(r"^\s*application/([\w.+-]+\+)?json\s*(;.*)?$", re.IGNORECASE)
-_SSE_HEADERS: RawHeaders = [
-    (b"content-type", b"text/event-stream; charset=utf-8"),
-    *((k.encode(), v.encode()) for k, v in SSE_HEADERS.items()),
-]
 
 # Watching for a disconnect costs a task per request; a request answered within this time
 # does not need one, and a slower one is still cancelled well within a second.
@@ -65,8 +59,8 @@ class ChatEndpoint:
             trace.outcome, trace.client_disconnected = "client_disconnect", True
             trace.finish(499)  # nobody reads an answer; nginx's code for the record
         except Exception as exc:
-            if trace.first_byte is not None:
-                raise  # mid-stream: uvicorn closes the connection
+            if trace.finished:
+                raise  # a stream whose account is written: uvicorn closes the connection
             log.exception("unhandled error", exc_info=exc)
             await send_error(send, internal_error())
             trace.finish(500)
@@ -90,26 +84,17 @@ class ChatEndpoint:
         with DisconnectWatch(receive, loop) as watch:
             if req.stream:
                 stream = await state.router.open_stream(req, ctx, request_id, trace)
-                await self._send_stream(send, stream, watch)
+                # From here the stream owns its upstream, admission and account (streaming.py).
+                idle = state.config.server.client_idle_timeout
+                await stream.serve(send, self.gateway.lifecycle, watch.stop, idle)
                 return
             reply = await state.router.complete(req, ctx, request_id, trace)
-        trace.usage = reply.usage
-        await send_whole(send, 200, reply.body, [(b"content-type", JSON_TYPE), *served(trace)])
-        trace.finish(200)
-
-    async def _send_stream(self, send: Send, stream: OpenStream, watch: DisconnectWatch) -> None:
-        trace = stream.trace
-        try:
-            headers = [*_SSE_HEADERS, *served(trace)]
-            await send({"type": "http.response.start", "status": 200, "headers": headers})
-            # aclosing: whatever ends the loop, the upstream is closed now, not at GC time.
-            async with contextlib.aclosing(pump(stream, self.gateway.lifecycle)) as chunks:
-                async for chunk in chunks:
-                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            trace.usage = reply.usage
+            # Sent inside the watch: a disconnect seen before stop() surfaces as
+            # ClientDisconnected here, not as a stray cancellation after the block.
             watch.stop()
-            await send({"type": "http.response.body", "body": b""})
-        finally:
-            trace.finish(499 if trace.client_disconnected else 200)
+            await send_whole(send, 200, reply.body, [(b"content-type", JSON_TYPE), *served(trace)])
+        trace.finish(200)
 
     def _bind_loop(self) -> asyncio.AbstractEventLoop:
         # Looked up once: on Python 3.11 every lookup of the running loop is a getpid().
@@ -117,20 +102,12 @@ class ChatEndpoint:
         return self._loop
 
 
-def served(trace: RequestTrace) -> RawHeaders:
-    """Which deployment answered, for the client's debugging."""
-    attempts = sum(not a.outcome.startswith("skipped") for a in trace.attempts)
-    return [
-        (b"x-proxy-provider", trace.provider.encode()),
-        (b"x-proxy-upstream-model", (trace.upstream_model or "").encode()),
-        (b"x-proxy-attempts", str(attempts).encode()),
-    ]
-
-
 class DisconnectWatch:
     """Cancels the request's task if its client disconnects, so the upstream call (and its
-    bill) stops too; the cancellation surfaces as ClientDisconnected. Starts only after
-    WATCH_AFTER, and must not start before the request body has been read."""
+    bill) stops too; the cancellation surfaces as ClientDisconnected, also when the block
+    ended without seeing it. Starts only after WATCH_AFTER, and must not start before the
+    request body has been read. The answer's sends happen inside the block, so no
+    cancellation of the watch's can land after it."""
 
     def __init__(self, receive: Receive, loop: asyncio.AbstractEventLoop) -> None:
         self._receive = receive
@@ -147,7 +124,10 @@ class DisconnectWatch:
 
     def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
         self.stop()
-        if isinstance(exc, asyncio.CancelledError) and self._fired:
+        if self._fired and (exc is None or isinstance(exc, asyncio.CancelledError)):
+            # Also when the block ended without seeing the cancellation (it fired in the
+            # iteration the block returned, or an awaited library swallowed it): the client
+            # is gone either way, and its account must say so now.
             self._task.uncancel()
             raise ClientDisconnected from None
 

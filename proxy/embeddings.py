@@ -25,13 +25,14 @@ from proxy.asgi import (
     send_error,
     send_whole,
 )
-from proxy.chat import DisconnectWatch, served
+from proxy.chat import DisconnectWatch
 from proxy.embeddings_request import parse_embeddings_request
 from proxy.errors import ProxyError, internal_error, unsupported_media_type
 from proxy.ids import new_id
 from proxy.logs import REQUEST_ID
 from proxy.providers.base import CallContext, EmbeddingsCodec, Reply, UpstreamRequest
 from proxy.router import Route
+from proxy.streaming import served
 from proxy.trace import RequestTrace
 
 if TYPE_CHECKING:
@@ -88,12 +89,15 @@ class EmbeddingsEndpoint:
         def parse(route: Route, body: bytes, call: CallContext) -> Reply:
             return _codec(route).parse_embeddings(body, req, call)
 
-        with DisconnectWatch(receive, asyncio.get_running_loop()):
+        with DisconnectWatch(receive, asyncio.get_running_loop()) as watch:
             reply = await state.router.exchange(
                 req.model, "embeddings", ctx, request_id, trace, build, parse
             )
-        trace.usage = reply.usage
-        await send_whole(send, 200, reply.body, [(b"content-type", JSON_TYPE), *served(trace)])
+            trace.usage = reply.usage
+            # Sent inside the watch, as in chat.py: a disconnect seen before stop() is a
+            # ClientDisconnected here, never a stray cancellation after the block.
+            watch.stop()
+            await send_whole(send, 200, reply.body, [(b"content-type", JSON_TYPE), *served(trace)])
         trace.finish(200)
 
 

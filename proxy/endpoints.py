@@ -107,7 +107,8 @@ def _check_admin(request: Request) -> None:
         admin_key.check(request.headers.get("authorization"), None)
 
 
-# --- error mapping: the one place a ProxyError becomes an HTTP response -----------------
+# --- Starlette's exception handlers: they adapt asgi.error_parts, the one place a
+# ProxyError becomes HTTP (status, headers, body); chat.py uses it through asgi.send_error.
 
 
 def error_response(error: ProxyError) -> Response:

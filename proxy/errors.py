@@ -351,10 +351,23 @@ def _retry_after_from_date(value: str, now: float | None) -> float | None:
 # --- everything failed -----------------------------------------------------------------
 
 
+# How an attempt ended when the provider is not to blame (or all went well).
+AttemptEnd = Literal[
+    "ok",
+    "skipped_open",
+    "skipped_cooldown",
+    "client_disconnect",
+    "client_idle",
+    "internal_error",
+    "gateway_shutdown",
+]
+
+
 @dataclass(frozen=True)
 class Attempt:
     provider: str
-    outcome: Outcome | Literal["ok", "skipped_open", "skipped_cooldown"]
+    # A committed stream's attempt is rewritten with its verdict when the stream ends.
+    outcome: Outcome | AttemptEnd
 
 
 def all_deployments_failed(

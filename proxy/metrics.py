@@ -176,13 +176,19 @@ def observe_usage(model: str, provider: str, usage: Usage, cost: float) -> None:
         _cost[model, provider].inc(cost)
 
 
+# Attempt endings that are not the provider's failure (the client's, or ours).
+_NOT_UPSTREAM_ERRORS = frozenset(
+    {"ok", "client_disconnect", "client_idle", "internal_error", "gateway_shutdown"}
+)
+
+
 def observe_attempt(provider: str, outcome: str, seconds: float | None) -> None:
     if not SWITCH.enabled:
         return
     _attempts[provider, outcome].inc()
     if seconds is not None:
         _upstream[provider].observe(seconds)
-    if outcome not in ("ok", "client_disconnect"):
+    if outcome not in _NOT_UPSTREAM_ERRORS:
         _errors[provider, outcome].inc()
     if outcome == "auth_failed":
         _auth[provider].inc()

@@ -4,19 +4,22 @@ For each deployment in priority order: skip providers whose breaker is open or t
 cooling down after a 429; otherwise build the upstream request, send it and judge the
 result. Retryable failures (connect errors, timeouts, 429, 5xx, malformed replies) move on
 to the next deployment; client errors (400, 404, 413, 422) are answered at once. Every
-upstream response that is not handed on is closed before the next attempt.
+upstream response that is not handed on is closed before the next attempt. Only a
+cancellation is a client disconnect; any other exception inside an attempt that is not an
+upstream failure is a bug of ours: logged, counted as internal_error, answered 500.
+A stream's upstream side (open to the commit point, then pump and verdict) is
+streaming.StreamCall's; this module only decides which deployment it runs on.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal, TypeVar
-
-import httpx
 
 from proxy import metrics
 from proxy.breakers import Admission, ProviderHealth
@@ -26,17 +29,20 @@ from proxy.errors import (
     ProxyError,
     UpstreamError,
     all_deployments_failed,
+    internal_error,
     invalid_request,
     model_unavailable,
     not_found,
     upstream_transport_error,
 )
-from proxy.providers.base import Adapter, CallContext, Reply, StreamPipe, UpstreamRequest
+from proxy.providers.base import Adapter, CallContext, Reply, StreamLimits, UpstreamRequest
+from proxy.providers.pipes import DATA_SHAPE_ERRORS, malformed
 from proxy.request import ChatRequest
+from proxy.streaming import ERROR_BODY_LIMIT, StreamCall
 from proxy.trace import RequestTrace
 from proxy.upstream import Upstream
 
-ERROR_BODY_LIMIT = 64 * 1024
+log = logging.getLogger("proxy")
 SkipOutcome = Literal["skipped_open", "skipped_cooldown"]
 T = TypeVar("T")
 
@@ -56,20 +62,6 @@ class Route:
         return self.health.provider
 
 
-@dataclass
-class OpenStream:
-    """A committed stream: its first client bytes and what is needed to pump the rest."""
-
-    trace: RequestTrace
-    deadline: float  # loop time by which the whole request must be done
-    first: bytes
-    pipe: StreamPipe
-    body: AsyncIterator[bytes] | None  # None once the upstream body has been read to the end
-    response: httpx.Response
-    route: Route
-    admission: Admission
-
-
 class Router:
     def __init__(self, config: Config, routes: Mapping[str, Route]) -> None:
         self._routes = routes
@@ -79,6 +71,8 @@ class Router:
         self._missing = {model: config.missing_vars_of(model) for model in config.models}
         self._kinds = {model: config.kind_of(model) for model in config.models}
         self._max_response = config.server.max_response_bytes
+        # One bound for a whole answer and for one streamed event (issue 10, item 11).
+        self._limits = StreamLimits(self._max_response, config.server.max_precommit_bytes)
         self._request_timeout = config.server.request_timeout
 
     def unavailable_providers(self) -> list[str] | None:
@@ -137,19 +131,24 @@ class Router:
         ) -> Reply:
             upstream_req = build(route, call)
             body = await self._try_exchange(route, upstream_req, request_id, deadline, ttfb_at)
-            return parse(route, body, call)
+            try:
+                return parse(route, body, call)
+            except DATA_SHAPE_ERRORS as exc:  # the upstream's JSON is not the shape it promised
+                raise malformed(route.name, exc) from exc
 
         return await self._fallback_loop(model, ctx, trace, attempt, kind)
 
     async def open_stream(
         self, req: ChatRequest, ctx: CallContext, request_id: str, trace: RequestTrace
-    ) -> OpenStream:
+    ) -> StreamCall:
+        """A stream opened up to its commit point; the caller must `serve` it at once (it
+        owns the upstream response and the admission from here)."""
+
         async def attempt(
             route: Route, call: CallContext, admission: Admission, deadline: float, ttfb_at: float
-        ) -> OpenStream:
-            return await self._try_stream(
-                route, req, call, request_id, admission, trace, deadline, ttfb_at
-            )
+        ) -> StreamCall:
+            deadlines = (deadline, ttfb_at)
+            return await StreamCall.open(route, admission, trace, req, call, request_id, deadlines)
 
         return await self._fallback_loop(req.model, ctx, trace, attempt)
 
@@ -167,7 +166,7 @@ class Router:
         errors: list[UpstreamError] = []
         for deployment in self.plan(model, kind):
             route = self._routes[deployment.provider]
-            call = _with_model(ctx, deployment)
+            call = _with_model(ctx, deployment, self._limits)
             for retry in range(route.retries + 1):
                 if loop.time() >= deadline:
                     raise self._exhausted(model, attempts, errors)
@@ -190,18 +189,21 @@ class Router:
                         break  # a rate limit or a key problem: retrying here cannot help
                     await _backoff(route.retry_backoff, retry, deadline - loop.time())
                     continue
-                except ProxyError:
-                    # The adapter refused to translate the request (a 400 naming the
-                    # field): nothing was sent, so no attempt, and no provider to blame.
-                    route.health.release(admission)
-                    raise
-                except BaseException:
+                except asyncio.CancelledError:  # the client went away: nobody's failure
                     route.health.release(admission)
                     metrics.observe_attempt(route.name, "client_disconnect", None)
                     raise
+                except ProxyError:
+                    # The request itself is wrong (the adapter refused to translate it: a 400
+                    # naming the field): nothing was sent, so no attempt, nobody to blame.
+                    route.health.release(admission)
+                    raise
+                except Exception as exc:  # a bug of ours: a 500, never the client's doing
+                    route.health.release(admission)
+                    raise self._internal(route, attempts, exc) from exc
                 elapsed = loop.time() - started
                 trace.upstream_seconds += elapsed
-                if isinstance(result, OpenStream):  # its verdict comes at its end
+                if isinstance(result, StreamCall):  # its verdict comes at its end
                     metrics.observe_upstream_duration(route.name, elapsed)
                 else:
                     metrics.observe_attempt(route.name, "ok", elapsed)
@@ -237,41 +239,12 @@ class Router:
             raise route.adapter.parse_error(response.status_code, response.headers, body)
         return body
 
-    async def _try_stream(
-        self,
-        route: Route,
-        req: ChatRequest,
-        ctx: CallContext,
-        request_id: str,
-        admission: Admission,
-        trace: RequestTrace,
-        deadline: float,
-        ttfb_at: float,
-    ) -> OpenStream:
-        upstream_req = route.adapter.build_request(req, ctx)
-        # A wait for our own pool is not the provider's time: its clock starts after it.
-        # The open response takes the slot over; it frees it when it is closed.
-        async with route.upstream.slot(deadline) as slot:
-            ttfb_at = min(deadline, ttfb_at + slot.waited)
-            # Time to first byte, for a stream, lasts until its first real event.
-            async with asyncio.timeout_at(ttfb_at):
-                response = await route.upstream.open(upstream_req, request_id, slot)
-                try:
-                    if not 200 <= response.status_code < 300:
-                        error_body = await route.upstream.read_body(response, ERROR_BODY_LIMIT)
-                        raise route.adapter.parse_error(
-                            response.status_code, response.headers, error_body
-                        )
-                    pipe = route.adapter.stream_pipe(ctx)
-                    body: AsyncIterator[bytes] | None = route.upstream.iter_body(response)
-                    first = await _first_output(body, pipe) if body is not None else None
-                    if first is None:
-                        # The whole body arrived before anything was worth sending.
-                        first, body = pipe.finish(), None
-                except BaseException:
-                    await response.aclose()
-                    raise
-        return OpenStream(trace, deadline, first, pipe, body, response, route, admission)
+    @staticmethod
+    def _internal(route: Route, attempts: list[Attempt], exc: Exception) -> ProxyError:
+        log.error("attempt on provider '%s' failed in the proxy", route.name, exc_info=exc)
+        attempts.append(Attempt(route.name, "internal_error"))
+        metrics.observe_attempt(route.name, "internal_error", None)
+        return internal_error()
 
     @staticmethod
     def _admit(route: Route, attempts: list[Attempt]) -> Admission | None:
@@ -311,27 +284,20 @@ class Router:
         return all_deployments_failed(model, attempts, errors, min(positive) if positive else None)
 
 
-async def _first_output(body: AsyncIterator[bytes], pipe: StreamPipe) -> bytes | None:
-    async for raw in body:
-        out = pipe.feed(raw)
-        if out:
-            return out
-    return None
-
-
 async def _backoff(base: float, retry: int, remaining: float) -> None:
     """Full-jitter exponential backoff, never sleeping past the request deadline."""
     delay = random.uniform(0, base * (2**retry))
     await asyncio.sleep(max(0.0, min(delay, remaining - 0.001)))
 
 
-def _with_model(ctx: CallContext, deployment: Deployment) -> CallContext:
+def _with_model(ctx: CallContext, deployment: Deployment, limits: StreamLimits) -> CallContext:
     return CallContext(
         public_model=ctx.public_model,
         upstream_model=deployment.model,
         response_id=ctx.response_id,
         created=ctx.created,
         include_usage=ctx.include_usage,
+        limits=limits,
     )
 
 

@@ -16,6 +16,10 @@ class ServerConfig:
     max_in_flight: int = 1024  # per worker; beyond it 503 + Retry-After at once
     drain_timeout: float = 25.0  # on SIGTERM: how long open streams may still run
     max_cooldown: float = 300.0  # cap on a provider's Retry-After cooldown
+    # A stream whose client accepts no bytes for this long is ended (upstream closed).
+    client_idle_timeout: float = 60.0
+    # Bytes of non-data SSE events (comments, pings) held before a stream's first data event.
+    max_precommit_bytes: int = 256 * 1024
 
 
 _SERVER_KEYS = {
@@ -25,6 +29,8 @@ _SERVER_KEYS = {
     "max_in_flight",
     "drain_timeout",
     "max_cooldown",
+    "client_idle_timeout",
+    "max_precommit_bytes",
 }
 
 
@@ -49,6 +55,14 @@ def parse_server(raw: Any) -> ServerConfig:
             )
         ),
         request_timeout=number(data, "request_timeout", "server", default.request_timeout, 0.001),
+        client_idle_timeout=number(
+            data, "client_idle_timeout", "server", default.client_idle_timeout, 0.001
+        ),
+        max_precommit_bytes=int(
+            number(
+                data, "max_precommit_bytes", "server", default.max_precommit_bytes, 1, integer=True
+            )
+        ),
     )
 
 

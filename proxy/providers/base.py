@@ -33,6 +33,17 @@ class UpstreamRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class StreamLimits:
+    """Bounds on what one stream may make us hold, from the `server:` section (built once)."""
+
+    max_event: int = 32 * 1024 * 1024  # one event (server.max_response_bytes, as non-stream)
+    max_precommit: int = 256 * 1024  # non-data events held before the first data event
+
+
+DEFAULT_LIMITS = StreamLimits()
+
+
+@dataclass(frozen=True, slots=True)
 class CallContext:
     """Fixed once per request at the edge so that translation is deterministic."""
 
@@ -41,6 +52,7 @@ class CallContext:
     response_id: str  # "chatcmpl-..."
     created: int  # unix seconds
     include_usage: bool  # the client asked for stream_options.include_usage
+    limits: StreamLimits = DEFAULT_LIMITS
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,8 +6,8 @@ is what the proxy routed and validated, while an upstream keeping the first valu
 another model or an unvalidated parameter. Re-serializing costs one orjson.dumps (measured
 on this machine: 1.0 us for a 1.7 KB chat body, 10 us for 50 KB), against 21 us and 137 us
 for finding duplicates with json.loads(object_pairs_hook=...) and a 400, and it also covers
-duplicates nested anywhere in the body. Responses and stream bytes go back to the client
-untouched, never re-encoded, so vendor fields (Perplexity's `citations`, `reasoning_content`
+duplicates nested anywhere in the body. Response bodies go back byte for byte; stream bytes
+are never re-encoded, only re-framed at event boundaries (providers/pipes.py), so vendor fields (Perplexity's `citations`, `reasoning_content`
 deltas, SSE comments) survive.
 """
 
@@ -92,7 +92,7 @@ class OpenAIAdapter:
         return Reply(payload, usage_from_openai(parsed.get("usage")))
 
     def stream_pipe(self, ctx: CallContext) -> PassthroughPipe:
-        return PassthroughPipe(self.name)
+        return PassthroughPipe(self.name, ctx.limits)
 
     def parse_error(self, status: int, headers: Mapping[str, str], payload: bytes) -> UpstreamError:
         # Whole, uncut fields: upstream_status_error redacts, then cuts (errors.py).

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from proxy.errors import UpstreamError
+from proxy.providers.base import StreamLimits
 from proxy.providers.pipes import PassthroughPipe
 
 CHUNK = b'data: {"choices":[{"index":0,"delta":{"content":"hi"}}]}\n\n'
@@ -49,7 +50,7 @@ def test_first_event_error_raises_before_commit() -> None:
     ],
 )
 def test_broken_streams_raise(stream: bytes, outcome: str) -> None:
-    pipe = PassthroughPipe("p")
+    pipe = PassthroughPipe("p", StreamLimits(max_event=1 << 20))  # the event bound is config
     with pytest.raises(UpstreamError) as info:
         pipe.feed(stream)
         pipe.finish()

@@ -75,7 +75,7 @@ class AnthropicAdapter:
         return Reply(orjson.dumps(response), usage_record(response["usage"]))
 
     def stream_pipe(self, ctx: CallContext) -> StreamPipe:
-        return TranslatingPipe(AnthropicStreamTranslator(ctx, self.name), self.name)
+        return TranslatingPipe(AnthropicStreamTranslator(ctx, self.name), self.name, ctx.limits)
 
     def parse_error(self, status: int, headers: Mapping[str, str], payload: bytes) -> UpstreamError:
         return anthropic_error(self.name, status, headers, payload)

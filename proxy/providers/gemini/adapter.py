@@ -102,7 +102,7 @@ class GeminiAdapter:
         return Reply(orjson.dumps(response), usage_of(parsed.get("usageMetadata")))
 
     def stream_pipe(self, ctx: CallContext) -> TranslatingPipe:
-        return TranslatingPipe(GeminiStreamTranslator(ctx, self.name), self.name)
+        return TranslatingPipe(GeminiStreamTranslator(ctx, self.name), self.name, ctx.limits)
 
     def parse_error(self, status: int, headers: Mapping[str, str], payload: bytes) -> UpstreamError:
         return gemini_error(self.name, status, headers, payload)
