@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from proxy.errors import UpstreamError
-from proxy.providers.anthropic import FINISH_REASONS, AnthropicAdapter, from_anthropic_response
+from proxy.providers.anthropic import AnthropicAdapter, from_anthropic_response
 from proxy.providers.base import Usage
 from tests.providers.anthropic.cases import CASES, CTX, FIXTURES, load, provider
 
@@ -27,11 +27,31 @@ def test_response(case: str) -> None:
     )
 
 
-def test_finish_reasons_cover_every_anthropic_stop_reason() -> None:
+# Written out from the `stop_reason` field of https://docs.anthropic.com/en/api/messages and
+# the mapping the design asks for (not read from the code's own table, which this test checks).
+ANTHROPIC_STOP_REASONS = [
+    ("end_turn", "stop"),
+    ("stop_sequence", "stop"),
+    ("pause_turn", "stop"),
+    ("max_tokens", "length"),
+    ("model_context_window_exceeded", "length"),
+    ("tool_use", "tool_calls"),
+    ("refusal", "content_filter"),
+]
+
+
+@pytest.mark.parametrize(("reason", "mapped"), ANTHROPIC_STOP_REASONS)
+def test_finish_reason_table(reason: str, mapped: str) -> None:
+    case = "tools" if reason == "tool_use" else "text"
+    message = {**load(case, "anthropic_response.json"), "stop_reason": reason}
+    assert from_anthropic_response(message, CTX)["choices"][0]["finish_reason"] == mapped
+
+
+def test_finish_reason_table_covers_every_sdk_stop_reason() -> None:
     from anthropic.types import StopReason
 
-    assert set(FINISH_REASONS) == set(StopReason.__args__)  # type: ignore[attr-defined]
-    assert set(FINISH_REASONS.values()) <= {"stop", "length", "tool_calls", "content_filter"}
+    sdk_reasons = set(StopReason.__args__)  # type: ignore[attr-defined]
+    assert {reason for reason, _ in ANTHROPIC_STOP_REASONS} == sdk_reasons
 
 
 def test_unknown_stop_reason_is_stop() -> None:
