@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from typing import Any
 
 import uvicorn
+
+from tests.waiting import wait_until
 
 
 class _ThreadServer(uvicorn.Server):
@@ -30,11 +31,9 @@ class RunningServer:
 
     def start(self) -> RunningServer:
         self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("test server did not start")
-            time.sleep(0.005)
+        wait_until(lambda: self._server.started or not self._thread.is_alive(), 10, step=0.005)
+        if not self._server.started:
+            raise RuntimeError("test server did not start")
         return self
 
     def stop(self) -> None:
@@ -71,19 +70,19 @@ class ProxyProcess:
         )
 
     def wait_ready(self, timeout: float = 20) -> ProxyProcess:
+        if not wait_until(self._ready, timeout, step=0.05):
+            raise RuntimeError(f"proxy not ready:\n{self.output()}")
+        return self
+
+    def _ready(self) -> bool:
         import httpx
 
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"proxy exited early:\n{self.output()}")
-            try:
-                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError(f"proxy not ready:\n{self.output()}")
+        if self.process.poll() is not None:
+            raise RuntimeError(f"proxy exited early:\n{self.output()}")
+        try:
+            return httpx.get(f"{self.url}/health", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
 
     def stop(self, timeout: float = 15) -> int:
         import signal

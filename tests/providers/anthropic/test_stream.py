@@ -6,7 +6,6 @@ import json
 import random
 from typing import Any
 
-import orjson
 import pytest
 
 from proxy.errors import UpstreamError
@@ -134,10 +133,9 @@ def pipe_output(case: str, sizes: list[int], ctx: CallContext = CTX_USAGE) -> by
 def test_pipe_output_is_independent_of_byte_splits(case: str) -> None:
     whole = pipe_output(case, [1 << 30])
     assert whole.endswith(b"data: [DONE]\n\n")
-    frames = whole.split(b"\n\n")[:-2]
-    assert [orjson.loads(f.removeprefix(b"data: ")) for f in frames] == load(
-        case, "openai_chunks.json"
-    )
+    decoder = SSEDecoder()
+    events = decoder.feed(whole) + decoder.flush()
+    assert [e.json() for e in events[:-1]] == load(case, "openai_chunks.json")
     assert pipe_output(case, [1]) == whole  # every byte alone, UTF-8 sequences cut too
     rng = random.Random(case)
     for _ in range(5):
@@ -150,7 +148,8 @@ def test_pipe_first_output_is_the_role_chunk() -> None:
     first_event_end = data.index(b"\n\n") + 2
     assert pipe.feed(data[: first_event_end - 1]) == b""
     first = pipe.feed(data[first_event_end - 1 : first_event_end])
-    chunk = orjson.loads(first.removeprefix(b"data: "))
+    (event,) = SSEDecoder().feed(first)
+    chunk = event.json()
     assert chunk["choices"][0]["delta"] == {"role": "assistant", "content": ""}
 
 
