@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import socket
 import threading
+from pathlib import Path
 from typing import Any
 
 import uvicorn
 
 from tests.waiting import wait_until
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 class _ThreadServer(uvicorn.Server):
@@ -51,7 +54,10 @@ def free_port() -> int:
 
 class ProxyProcess:
     """`python -m proxy` as a real subprocess on a free loopback port (for logs, signals,
-    workers). Its stderr (the log) is collected in `log_lines()` after `stop()`."""
+    workers). Its stderr (the log) is collected in `log_lines()` after `stop()`. It runs from
+    the repository root, so it imports this checkout's `proxy`."""
+
+    READY_PATH = "/health"  # what wait_ready polls
 
     def __init__(self, config_path: str, env: dict[str, str], *args: str) -> None:
         import os
@@ -66,7 +72,11 @@ class ProxyProcess:
         command += ["--host", "127.0.0.1", "--port", str(self.port), *args]
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("PROMETHEUS")}
         self.process = subprocess.Popen(
-            command, env={**full_env, **env}, stdout=self._log, stderr=subprocess.STDOUT
+            command,
+            cwd=REPO,
+            env={**full_env, **env},
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
         )
 
     def wait_ready(self, timeout: float = 20) -> ProxyProcess:
@@ -80,7 +90,7 @@ class ProxyProcess:
         if self.process.poll() is not None:
             raise RuntimeError(f"proxy exited early:\n{self.output()}")
         try:
-            return httpx.get(f"{self.url}/health", timeout=1).status_code == 200
+            return httpx.get(f"{self.url}{self.READY_PATH}", timeout=1).status_code == 200
         except httpx.HTTPError:
             return False
 

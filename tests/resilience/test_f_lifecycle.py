@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests import servers
 from tests.conftest import CLIENT_KEY
 from tests.fakes.formats import OPENAI
 from tests.fakes.scripted import Script, ScriptedUpstream
@@ -42,49 +43,23 @@ server:
 PROMPT = " ".join(f"word{i}" for i in range(100))  # 100 words -> a 100-chunk, 20 s stream
 
 
-class ProxyProcess:
+class ProxyProcess(servers.ProxyProcess):
+    """tests/servers.py's ProxyProcess started from config text, ready once /health/ready is
+    200; stop() kills it (only the process this test started: no drain to wait for)."""
+
+    READY_PATH = "/health/ready"
+
     def __init__(self, tmp_path: Path, config: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         path = tmp_path / "providers.yaml"
         path.write_text(config)
-        self.log = tmp_path / "proxy.log"
-        with open(self.log, "wb") as log:
-            self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "proxy",
-                    "--config",
-                    str(path),
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(self.port),
-                    "--log-level",
-                    "warning",
-                ],
-                cwd=REPO,
-                env={**os.environ, "PROXY_API_KEY": CLIENT_KEY},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+        super().__init__(str(path), {"PROXY_API_KEY": CLIENT_KEY}, "--log-level", "warning")
+        self.proc = self.process
 
-    def wait_ready(self, timeout: float = 15.0) -> None:
-        def ready() -> bool:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"proxy exited: {self.log.read_text()}")
-            try:
-                return httpx.get(f"{self.url}/health/ready", timeout=1).status_code == 200
-            except httpx.TransportError:
-                return False
-
-        assert wait_until(ready, timeout, step=0.05), self.log.read_text()
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()  # only the process this test started
-            self.proc.wait(5)
+    def stop(self, timeout: float = 5) -> int:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout)
+        return self.process.returncode
 
 
 @pytest.fixture
@@ -172,8 +147,8 @@ def test_f1_sigterm_drains_then_ends_streams_with_gateway_shutdown(
         # The process exits by the drain deadline + 1 s (with slack for a loaded box).
         proxy.proc.wait(timeout=max(0.1, terminated + DRAIN + 1 + 1.5 - time.monotonic()))
         # uvicorn re-raises the captured SIGTERM once shut down: "killed by SIGTERM" is clean.
-        assert proxy.proc.returncode in (0, -signal.SIGTERM), proxy.log.read_text()
-        assert "Traceback" not in proxy.log.read_text()
+        assert proxy.proc.returncode in (0, -signal.SIGTERM), proxy.output()
+        assert "Traceback" not in proxy.output()
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
         gw.close()
