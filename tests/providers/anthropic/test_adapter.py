@@ -12,7 +12,7 @@ from proxy.errors import UpstreamError
 from proxy.providers.anthropic import AnthropicAdapter
 from proxy.providers.pipes import TranslatingPipe
 from proxy.request import parse_chat_request
-from tests.providers.anthropic.cases import BASE, CASES, CTX, KEY, load, provider
+from tests.providers.anthropic.golden import BASE, CASES, CTX, KEY, load, provider
 
 
 @pytest.mark.parametrize("case", CASES)

@@ -7,7 +7,7 @@ import pytest
 
 from proxy.errors import QUOTA_COOLDOWN, ProxyError
 from proxy.providers.anthropic import AnthropicAdapter, anthropic_error
-from tests.providers.anthropic.cases import ERROR_CASES, KEY, load, provider
+from tests.providers.anthropic.golden import ERROR_CASES, KEY, load, provider
 
 
 @pytest.mark.parametrize("case", ERROR_CASES)

@@ -8,7 +8,7 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from pydantic import TypeAdapter
 
 from proxy.sse import SSEDecoder
-from tests.providers.anthropic.cases import CASES, ERROR_CASES, load, sse_bytes
+from tests.providers.anthropic.golden import CASES, ERROR_CASES, load, sse_bytes
 
 
 def test_fixture_set_is_complete() -> None:

@@ -9,7 +9,7 @@ import pytest
 from proxy.errors import ProxyError
 from proxy.providers.anthropic import to_anthropic_request
 from proxy.providers.anthropic.request import RequestOptions
-from tests.providers.anthropic.cases import CTX, rejected, translate
+from tests.providers.anthropic.golden import CTX, rejected, translate
 
 
 def user_content(*parts: Any) -> list[Any]:

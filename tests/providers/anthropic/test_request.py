@@ -12,7 +12,7 @@ from proxy.errors import ProxyError
 from proxy.providers.anthropic import AnthropicAdapter, to_anthropic_request
 from proxy.providers.anthropic.request import RequestOptions
 from proxy.request import parse_chat_request
-from tests.providers.anthropic.cases import (
+from tests.providers.anthropic.golden import (
     BASE,
     CASES,
     CTX,

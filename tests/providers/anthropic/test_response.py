@@ -8,7 +8,7 @@ import pytest
 from proxy.errors import UpstreamError
 from proxy.providers.anthropic import AnthropicAdapter, from_anthropic_response
 from proxy.providers.base import Usage
-from tests.providers.anthropic.cases import CASES, CTX, FIXTURES, load, provider
+from tests.providers.anthropic.golden import CASES, CTX, FIXTURES, load, provider
 
 
 @pytest.mark.parametrize("case", CASES)

@@ -1,4 +1,4 @@
-"""proxy/providers/anthropic/stream.py: Messages SSE -> chat.completion.chunk, also through the pipe."""
+"""proxy/providers/anthropic/stream.py: Messages SSE -> chat.completion.chunk, and through the pipe."""
 
 from __future__ import annotations
 
@@ -13,21 +13,12 @@ from proxy.providers.anthropic import AnthropicStreamTranslator
 from proxy.providers.base import CallContext, Usage
 from proxy.providers.pipes import TranslatingPipe
 from proxy.sse import SSEDecoder, SSEEvent
-from tests.providers.anthropic.cases import CASES, CTX, CTX_USAGE, load, sse_bytes
-
-
-def translate_stream(case: str, ctx: CallContext) -> list[dict[str, Any]]:
-    translator = AnthropicStreamTranslator(ctx, "claude")
-    decoder = SSEDecoder()
-    chunks: list[dict[str, Any]] = []
-    for event in decoder.feed(sse_bytes(case)) + decoder.flush():
-        chunks.extend(translator.feed(event))
-    return chunks + translator.finish()
+from tests.providers.anthropic.golden import CASES, CTX, CTX_USAGE, load, sse_bytes, stream_chunks
 
 
 @pytest.mark.parametrize("case", CASES)
 def test_stream_chunks(case: str) -> None:
-    assert translate_stream(case, CTX_USAGE) == load(case, "openai_chunks.json")
+    assert stream_chunks(case, CTX_USAGE) == load(case, "openai_chunks.json")
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -35,7 +26,7 @@ def test_stream_without_include_usage(case: str) -> None:
     expected = load(case, "openai_chunks.json")
     assert expected[-1]["choices"] == [] and expected[-1]["usage"] is not None
     without = [{k: v for k, v in c.items() if k != "usage"} for c in expected[:-1]]
-    assert translate_stream(case, CTX) == without
+    assert stream_chunks(case, CTX) == without
 
 
 @pytest.mark.parametrize("case", CASES)

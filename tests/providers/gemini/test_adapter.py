@@ -13,7 +13,7 @@ from proxy.providers.base import CallContext, Usage
 from proxy.providers.gemini import GeminiAdapter, to_gemini_request
 from proxy.providers.pipes import TranslatingPipe
 from proxy.request import parse_chat_request
-from tests.providers.gemini.cases import (
+from tests.providers.gemini.golden import (
     CTX,
     FIXTURES,
     KEY,

@@ -7,7 +7,7 @@ import pytest
 
 from proxy.errors import UpstreamError
 from proxy.providers.gemini import GeminiAdapter, gemini_error
-from tests.providers.gemini.cases import ERROR_CASES, FIXTURES, KEY, load, provider_config
+from tests.providers.gemini.golden import ERROR_CASES, FIXTURES, KEY, load, provider_config
 
 
 @pytest.mark.parametrize("case", ERROR_CASES)

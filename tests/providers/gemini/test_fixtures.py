@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.providers.gemini.cases import ERROR_CASES, SUCCESS_CASES
+from tests.providers.gemini.golden import ERROR_CASES, SUCCESS_CASES
 
 
 def test_fixture_cases_are_all_there() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from proxy.providers.gemini import from_gemini_response, to_gemini_request
 from proxy.providers.gemini.ids import split_tool_call_id, tool_call_id
-from tests.providers.gemini.cases import (
+from tests.providers.gemini.golden import (
     CTX,
     OPTIONS,
     aggregate,

@@ -8,7 +8,7 @@ import pytest
 
 from proxy.errors import ProxyError
 from proxy.providers.gemini import to_gemini_request
-from tests.providers.gemini.cases import OPTIONS
+from tests.providers.gemini.golden import OPTIONS
 
 
 def test_message_shapes() -> None:

@@ -13,7 +13,7 @@ from proxy.errors import ProxyError
 from proxy.providers.gemini import to_gemini_request
 from proxy.providers.gemini.request import RequestOptions
 from proxy.request import parse_chat_request
-from tests.providers.gemini.cases import FIXTURES, OPTIONS, SUCCESS_CASES, body, load
+from tests.providers.gemini.golden import FIXTURES, OPTIONS, SUCCESS_CASES, body, load
 
 
 def case_options(case: str) -> RequestOptions:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from proxy.providers.gemini import from_gemini_response
-from tests.providers.gemini.cases import CTX, SUCCESS_CASES, load, stream_chunks
+from tests.providers.gemini.golden import CTX, SUCCESS_CASES, load, stream_chunks
 
 
 @pytest.mark.parametrize("case", SUCCESS_CASES)

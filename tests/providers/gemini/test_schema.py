@@ -14,7 +14,7 @@ from proxy.providers.gemini.schema import (
     is_empty_object,
     sanitize_schema,
 )
-from tests.providers.gemini.cases import OPTIONS, body
+from tests.providers.gemini.golden import OPTIONS, body
 
 
 def test_schema_refs_are_inlined_and_definitions_removed() -> None:

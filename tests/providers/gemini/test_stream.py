@@ -13,7 +13,7 @@ from proxy.providers.base import CallContext, Usage
 from proxy.providers.gemini import GeminiStreamTranslator
 from proxy.providers.pipes import TranslatingPipe
 from proxy.sse import SSEEvent
-from tests.providers.gemini.cases import (
+from tests.providers.gemini.golden import (
     CTX,
     SUCCESS_CASES,
     aggregate,

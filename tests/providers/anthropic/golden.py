@@ -17,9 +17,10 @@ import pytest
 
 from proxy.config import ProviderConfig, Secret
 from proxy.errors import ProxyError
-from proxy.providers.anthropic import to_anthropic_request
+from proxy.providers.anthropic import AnthropicStreamTranslator, to_anthropic_request
 from proxy.providers.anthropic.request import RequestOptions
 from proxy.providers.base import CallContext
+from proxy.sse import SSEDecoder
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "anthropic"
 CASES = sorted(p.name for p in FIXTURES.iterdir() if not p.name.startswith("error_"))
@@ -35,6 +36,16 @@ def load(case: str, name: str) -> Any:
 
 def sse_bytes(case: str) -> bytes:
     return (FIXTURES / case / "anthropic_response.sse").read_bytes()
+
+
+def stream_chunks(case: str, ctx: CallContext = CTX) -> list[dict[str, Any]]:
+    """The case's Anthropic SSE transcript through the stream translator."""
+    translator = AnthropicStreamTranslator(ctx, "claude")
+    decoder = SSEDecoder()
+    chunks: list[dict[str, Any]] = []
+    for event in decoder.feed(sse_bytes(case)) + decoder.flush():
+        chunks.extend(translator.feed(event))
+    return chunks + translator.finish()
 
 
 def provider(drop_unsupported: bool = False, **options: Any) -> ProviderConfig:
