@@ -1,4 +1,4 @@
-"""proxy/providers/anthropic/stream.py: Messages SSE -> chat.completion.chunk, and through the pipe."""
+"""proxy/providers/anthropic/stream.py: Messages SSE -> chat.completion.chunk, via the pipe too."""
 
 from __future__ import annotations
 
