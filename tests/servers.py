@@ -59,7 +59,9 @@ class ProxyProcess:
 
     READY_PATH = "/health"  # what wait_ready polls
 
-    def __init__(self, config_path: str, env: dict[str, str], *args: str) -> None:
+    def __init__(
+        self, config_path: str, env: dict[str, str], *args: str, log_path: Path | None = None
+    ) -> None:
         import os
         import subprocess
         import sys
@@ -67,7 +69,8 @@ class ProxyProcess:
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self._log = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the process)
+        # The log file lives as long as the process (a named one if the test reads it too).
+        self._log = open(log_path, "w+b") if log_path else tempfile.TemporaryFile()  # noqa: SIM115
         command = [sys.executable, "-m", "proxy", "--config", config_path]
         command += ["--host", "127.0.0.1", "--port", str(self.port), *args]
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("PROMETHEUS")}

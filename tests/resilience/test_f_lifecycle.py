@@ -52,7 +52,9 @@ class ProxyProcess(servers.ProxyProcess):
     def __init__(self, tmp_path: Path, config: str) -> None:
         path = tmp_path / "providers.yaml"
         path.write_text(config)
-        super().__init__(str(path), {"PROXY_API_KEY": CLIENT_KEY}, "--log-level", "warning")
+        self.log = tmp_path / "proxy.log"
+        env = {"PROXY_API_KEY": CLIENT_KEY}
+        super().__init__(str(path), env, "--log-level", "warning", log_path=self.log)
         self.proc = self.process
 
     def stop(self, timeout: float = 5) -> int:
