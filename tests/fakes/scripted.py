@@ -43,6 +43,7 @@ class Script:
     body_chunks: Callable[[], Iterable[bytes]] | None = None  # a body of any size, chunked
     events: list[bytes] | None = None  # stream events; default: the format's transcript
     delay_headers: float = 0.0
+    hold_headers: threading.Event | None = None  # answer only once the test sets it (bounded)
     event_delay: float = 0.0  # before every event but the first
     stall_after: int | None = None  # send this many events, then go silent (socket open)
     close_after: int | None = None  # send this many events, then end the body cleanly + FIN
@@ -204,6 +205,10 @@ class ScriptedUpstream:
             record.ended_at = time.monotonic()
 
     async def _send(self, record: Recorded, script: Script, writer: asyncio.StreamWriter) -> bool:
+        if script.hold_headers is not None:
+            await asyncio.get_running_loop().run_in_executor(
+                None, script.hold_headers.wait, HOLD_LIMIT
+            )
         if script.delay_headers:
             await asyncio.sleep(script.delay_headers)
         stream = self.fmt.is_stream(record.path, record.body)

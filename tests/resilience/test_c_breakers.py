@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import socket
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -16,7 +18,7 @@ from tests.fakes.formats import OPENAI, PROVIDER_KEY
 from tests.fakes.scripted import Recorded, Script, ScriptedUpstream
 from tests.resilience.harness import AUTH, Gateway, assert_openai_error, chat_body, log_text
 from tests.resilience.toxic import Toxic
-from tests.waiting import let_time_pass
+from tests.waiting import let_time_pass, wait_until
 
 Scripted = Callable[..., ScriptedUpstream]
 Make = Callable[..., Gateway]
@@ -103,6 +105,21 @@ def _burst(gw: Gateway, n: int = 10) -> list[httpx.Response]:
         return list(pool.map(one, range(n)))
 
 
+def _burst_around_probe(fake: ScriptedUpstream, gw: Gateway, answer: Script) -> list[str]:
+    """Ten concurrent requests while the breaker is half-open: the probe the proxy lets
+    through is held at the fake until the nine others are answered, then answered with
+    `answer`. Returns who served each. (Two probes would both be held: only eight answers.)"""
+    gate = threading.Event()
+    fake.script = dataclasses.replace(answer, hold_headers=gate)
+    with ThreadPoolExecutor(10) as pool:
+        futures = [pool.submit(_burst, gw, 1) for _ in range(10)]
+        try:
+            assert wait_until(lambda: sum(f.done() for f in futures) >= 9, 10), "not one probe"
+        finally:
+            gate.set()
+        return [_provider(f.result()[0]) for f in futures]
+
+
 def _trip_then_wait(fake: ScriptedUpstream, gw: Gateway, reset: float) -> None:
     assert _provider(gw.chat()) == "secondary"  # fail_max 1: open
     assert fake.hits == 1
@@ -118,8 +135,7 @@ def test_c2_half_open_exactly_one_probe_success_closes(
         scripted, fake_openai, gateway, Script(status=500), {"fail_max": 1, "reset_timeout": 0.5}
     )
     _trip_then_wait(fake, gw, 0.5)
-    fake.script = Script(delay_headers=1.0)  # recovering, slowly
-    providers = [_provider(r) for r in _burst(gw)]
+    providers = _burst_around_probe(fake, gw, Script())  # recovering
     assert providers.count("primary") == 1, providers
     assert providers.count("secondary") == 9
     assert fake.hits == 2
@@ -136,8 +152,7 @@ def test_c2_half_open_probe_failure_reopens(
         scripted, fake_openai, gateway, Script(status=500), {"fail_max": 1, "reset_timeout": 0.5}
     )
     _trip_then_wait(fake, gw, 0.5)
-    fake.script = Script(status=500, delay_headers=0.5)  # still sick, and slow to say so
-    providers = [_provider(r) for r in _burst(gw)]
+    providers = _burst_around_probe(fake, gw, Script(status=500))  # still sick
     assert providers == ["secondary"] * 10  # the probe failed over to the secondary too
     assert fake.hits == 2  # one probe, nobody else
     response = gw.chat()
@@ -156,9 +171,8 @@ def test_c2_success_threshold_2_needs_two_single_probes(
         {"fail_max": 1, "reset_timeout": 0.5, "success_threshold": 2},
     )
     _trip_then_wait(fake, gw, 0.5)
-    fake.script = Script(delay_headers=0.6)
     for _ in range(2):  # each burst in half-open: exactly one probe
-        providers = [_provider(r) for r in _burst(gw)]
+        providers = _burst_around_probe(fake, gw, Script())
         assert providers.count("primary") == 1, providers
     fake.script = Script()
     providers = [_provider(r) for r in _burst(gw)]

@@ -176,7 +176,8 @@ def test_c1_metrics_breaker_gauge_follows_every_transition(
         _delta(before, opened, "proxy_breaker_transitions_total", provider=first, state="open") == 1
     )
     let_time_pass(0.65)  # the breaker's reset timeout (the proxy's own clock)
-    fake.script = Script(delay_headers=0.6)  # a slow, successful probe
+    held = threading.Event()
+    fake.script = Script(hold_headers=held)  # a successful probe, held while we look
     # gw.client is not shared across threads: the probe gets its own connection.
     probe_gw = Gateway(gw.url)
     probe = threading.Thread(target=probe_gw.chat)
@@ -186,6 +187,7 @@ def test_c1_metrics_breaker_gauge_follows_every_transition(
         half_open = gw.metrics()
         assert half_open.value("proxy_breaker_state", provider=first) == 1
     finally:
+        held.set()
         probe.join(5)
         probe_gw.close()
     closed = gw.metrics()
