@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
+from pathlib import Path
 from typing import Any
 
 import uvicorn
+
+from tests.waiting import wait_until
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 class _ThreadServer(uvicorn.Server):
@@ -30,11 +34,9 @@ class RunningServer:
 
     def start(self) -> RunningServer:
         self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("test server did not start")
-            time.sleep(0.005)
+        wait_until(lambda: self._server.started or not self._thread.is_alive(), 10, step=0.005)
+        if not self._server.started:
+            raise RuntimeError("test server did not start")
         return self
 
     def stop(self) -> None:
@@ -52,9 +54,14 @@ def free_port() -> int:
 
 class ProxyProcess:
     """`python -m proxy` as a real subprocess on a free loopback port (for logs, signals,
-    workers). Its stderr (the log) is collected in `log_lines()` after `stop()`."""
+    workers). Its stderr (the log) is collected in `log_lines()` after `stop()`. It runs from
+    the repository root, so it imports this checkout's `proxy`."""
 
-    def __init__(self, config_path: str, env: dict[str, str], *args: str) -> None:
+    READY_PATH = "/health"  # what wait_ready polls
+
+    def __init__(
+        self, config_path: str, env: dict[str, str], *args: str, log_path: Path | None = None
+    ) -> None:
         import os
         import subprocess
         import sys
@@ -62,28 +69,33 @@ class ProxyProcess:
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self._log = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the process)
+        # The log file lives as long as the process (a named one if the test reads it too).
+        self._log = open(log_path, "w+b") if log_path else tempfile.TemporaryFile()  # noqa: SIM115
         command = [sys.executable, "-m", "proxy", "--config", config_path]
         command += ["--host", "127.0.0.1", "--port", str(self.port), *args]
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("PROMETHEUS")}
         self.process = subprocess.Popen(
-            command, env={**full_env, **env}, stdout=self._log, stderr=subprocess.STDOUT
+            command,
+            cwd=REPO,
+            env={**full_env, **env},
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
         )
 
     def wait_ready(self, timeout: float = 20) -> ProxyProcess:
+        if not wait_until(self._ready, timeout, step=0.05):
+            raise RuntimeError(f"proxy not ready:\n{self.output()}")
+        return self
+
+    def _ready(self) -> bool:
         import httpx
 
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"proxy exited early:\n{self.output()}")
-            try:
-                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError(f"proxy not ready:\n{self.output()}")
+        if self.process.poll() is not None:
+            raise RuntimeError(f"proxy exited early:\n{self.output()}")
+        try:
+            return httpx.get(f"{self.url}{self.READY_PATH}", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
 
     def stop(self, timeout: float = 15) -> int:
         import signal

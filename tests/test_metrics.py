@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import httpx
@@ -11,6 +10,7 @@ import pytest
 from tests.conftest import CLIENT_KEY
 from tests.fakes.openai import FakeOpenAI
 from tests.metrics_scrape import delta, scrape, value
+from tests.waiting import wait_until
 
 AUTH = {"authorization": f"Bearer {CLIENT_KEY}"}
 MESSAGES = [{"role": "user", "content": "hi"}]
@@ -109,13 +109,13 @@ def test_client_disconnect_is_counted(setup: Setup) -> None:
         for line in r.iter_lines():
             if "w1" in line:
                 break
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        after = scrape(setup.url)
-        if delta(before, after, "proxy_client_disconnects_total", model=setup.model) == 1:
-            break
-        time.sleep(0.05)
-    assert delta(before, after, "proxy_client_disconnects_total", model=setup.model) == 1
+    assert wait_until(
+        lambda: (
+            delta(before, scrape(setup.url), "proxy_client_disconnects_total", model=setup.model)
+            == 1
+        )
+    )
+    after = scrape(setup.url)
     assert (
         delta(before, after, "proxy_breaker_transitions_total", provider=setup.p, state="open") == 0
     )

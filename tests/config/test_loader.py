@@ -109,7 +109,7 @@ BAD_CASES = [
         "providers: {a: {type: mock, options: {latency_ms: 1, bogus: 2}}}\nmodels: {m: [{provider: a, model: x}]}\nauth: {disabled: true}\n",
         None,
     ),
-    ("providers: {a: {type: mock}\n", "invalid YAML at line"),
+    ("providers: {a: {type: mock}\n", "<config>: invalid YAML at line 2, column 1"),
 ]
 
 
@@ -117,7 +117,7 @@ BAD_CASES = [
 def test_errors_name_the_yaml_path(text: str, expected: str) -> None:
     with pytest.raises(ConfigError) as info:
         parse_config(text, ENV)
-    assert str(info.value).startswith(expected) or expected in str(info.value), str(info.value)
+    assert str(info.value).startswith(expected), str(info.value)
     assert "\n" not in str(info.value)
 
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import itertools
-import time
+import threading
 from collections.abc import Callable
 
 import httpx
@@ -11,6 +10,7 @@ import openai
 import pytest
 from pydantic import BaseModel
 
+from proxy.sse import SSEDecoder
 from tests.conftest import CLIENT_KEY
 from tests.fakes.openai import FakeOpenAI
 
@@ -103,29 +103,33 @@ def test_x_api_key_header_authenticates(proxy_url: str) -> None:
 
 
 def test_stream_arrives_incrementally_and_ends_with_done(proxy_url: str, fake: FakeOpenAI) -> None:
-    fake.chunks, fake.chunk_delay = 5, 0.15
-    arrivals: list[float] = []
+    # Lock-step: the fake sends content chunk i+1 only once this client has chunk i, so a
+    # proxy that batched chunks would stall here (and the read time out) instead of passing.
+    fake.chunks = 5
+    fake.gates = [threading.Event() for _ in range(fake.chunks - 1)]
     lines: list[str] = []
+    decoder = SSEDecoder()
     with httpx.stream(
         "POST",
         f"{proxy_url}/v1/chat/completions",
         json={"model": "gpt", "messages": MESSAGES, "stream": True},
         headers={"authorization": f"Bearer {CLIENT_KEY}"},
-        timeout=10,
+        timeout=5,
     ) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         assert response.headers["cache-control"] == "no-cache"
         assert "content-length" not in response.headers
-        for line in response.iter_lines():
-            if line.startswith("data:"):
-                arrivals.append(time.monotonic())
-                lines.append(line)
-    assert lines[-1] == "data: [DONE]"
-    content_arrivals = arrivals[1:6]
-    # Each chunk was forwarded when the upstream sent it, not batched at the end.
-    gaps = [b - a for a, b in itertools.pairwise(content_arrivals)]
-    assert all(gap > 0.05 for gap in gaps), gaps
+        content = 0
+        for part in response.iter_raw():
+            for event in decoder.feed(part):
+                lines.append(event.data)
+                if event.data != "[DONE]" and event.json()["choices"][0]["delta"].get("content"):
+                    if content < len(fake.gates):
+                        fake.gates[content].set()
+                    content += 1
+    assert lines[-1] == "[DONE]"
+    assert content == fake.chunks
 
 
 def test_stream_with_sdk_and_usage(client: openai.OpenAI) -> None:

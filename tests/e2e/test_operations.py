@@ -13,6 +13,7 @@ import pytest
 from tests.fakes.openai import FakeOpenAI
 from tests.metrics_scrape import scrape, value
 from tests.servers import ProxyProcess, free_port
+from tests.waiting import wait_until
 
 CLIENT_KEY = "client-secret-key-777777"
 PROVIDER_KEY = "sk-provider-secret-888888"
@@ -172,14 +173,14 @@ def test_reload_changes_route_under_load_with_no_failed_request(
     for worker in workers:
         worker.start()
     try:
-        _wait_for(lambda: len(answers) > 40)
+        assert wait_until(lambda: len(answers) > 40, 20)
         (tmp_path / "providers.yaml").write_text(one_provider(new_url, admin))
         reloaded = httpx.post(
             f"{proxy.url}/admin/reload", headers={"authorization": f"Bearer {ADMIN_KEY}"}
         )
         assert reloaded.status_code == 200, reloaded.text
         count = len(answers)
-        _wait_for(lambda: len(answers) > count + 40)
+        assert wait_until(lambda: len(answers) > count + 40, 20)
         # An invalid file is refused and the running config is kept.
         (tmp_path / "providers.yaml").write_text("providers: {")
         refused = httpx.post(
@@ -187,7 +188,7 @@ def test_reload_changes_route_under_load_with_no_failed_request(
         )
         assert refused.status_code == 422 and "invalid YAML" in refused.json()["message"]
         count = len(answers)
-        _wait_for(lambda: len(answers) > count + 20)
+        assert wait_until(lambda: len(answers) > count + 20, 20)
     finally:
         stop.set()
         for worker in workers:
@@ -195,15 +196,6 @@ def test_reload_changes_route_under_load_with_no_failed_request(
     assert failures == []
     assert answers[0] == "old" and answers[-1] == "new"
     assert httpx.post(f"{proxy.url}/admin/reload").status_code == 401  # needs the admin key
-
-
-def _wait_for(condition: Callable[[], bool], timeout: float = 20) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
 
 
 def test_workers_aggregate_metrics(

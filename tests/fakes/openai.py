@@ -3,12 +3,14 @@
 Behaviour is set on the instance by the test (not per request): `status`, `content`,
 `delay` (seconds before the headers), `chunks`/`chunk_delay` for streams, `mode` for the
 odd cases ("ok", "malformed", "redirect", "first_event_error", "truncate", "stall"),
-`headers` (extra response headers). Every request is recorded in `requests`.
+`headers` (extra response headers), `gates` (lock-step streams). Every request is recorded
+in `requests`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +20,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
+
+HOLD_LIMIT = 10.0
 
 
 @dataclass
@@ -39,6 +43,9 @@ class FakeOpenAI:
     headers: dict[str, str] = field(default_factory=dict)
     redirect_to: str = ""
     requests: list[Received] = field(default_factory=list)
+    # Lock-step streams: content chunk i+1 is sent only once gates[i] is set (by the test,
+    # when its client has chunk i), at most HOLD_LIMIT s.
+    gates: list[threading.Event] = field(default_factory=list)
     chunk_times: list[float] = field(default_factory=list)
 
     @property
@@ -116,6 +123,10 @@ class FakeOpenAI:
                 return
             if self.chunk_delay:
                 await asyncio.sleep(self.chunk_delay)
+            if 0 < i <= len(self.gates):
+                await asyncio.get_running_loop().run_in_executor(
+                    None, self.gates[i - 1].wait, HOLD_LIMIT
+                )
             self.chunk_times.append(time.monotonic())
             yield self._chunk(body, {"content": word}, None)
         yield self._chunk(body, {}, "stop")

@@ -2,8 +2,8 @@
 
 httpx buffers and pools in ways that hide what the tests look for (when an event arrived,
 when the connection was really closed), so streams are read straight off a socket: status
-line, headers, chunked (or close-delimited) body, and SSE events per the WHATWG rules
-(CRLF, LF or CR line ends; comments skipped; `data` lines joined).
+line, headers, chunked (or close-delimited) body. SSE events are decoded by the proxy's own
+SSEDecoder (proxy/sse.py, the WHATWG rules), not by a copy of it.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
+
+from proxy.sse import SSEDecoder
 
 
 class StreamEnded(Exception):
@@ -27,7 +29,7 @@ class SSEResult:
     events: list[str] = field(default_factory=list)  # the data of each event
     times: list[float] = field(default_factory=list)  # monotonic arrival time of each event
     body: bytes = b""  # the raw body bytes (for non-SSE answers, the whole body)
-    ended: str = "open"  # "eof" (body ended), "timeout", "reset"
+    ended: str = "open"  # "eof" (body ended), "timeout", "reset", "deadline" (read_all within)
     ended_at: float | None = None
 
     @property
@@ -105,7 +107,7 @@ class RawStream:
         self._chunked = False
         self._length: int | None = None
         self._body_done = False
-        self._sse = _SSEParser()
+        self._sse = SSEDecoder()  # the proxy's own decoder: no second copy of the rules
         self._pending: list[str] = []
         lines = [
             f"POST {path} HTTP/1.1",
@@ -113,7 +115,9 @@ class RawStream:
             f"Content-Length: {len(body)}",
             *(f"{k}: {v}" for k, v in headers.items()),
         ]
+        self._timeout = timeout
         self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+        self.sent_at = time.monotonic()
         self.result = self._read_head()
 
     def _recv(self) -> bytes:
@@ -191,7 +195,7 @@ class RawStream:
                 data = self._body_bytes()
             except StreamEnded:
                 self._finish("eof")
-                self._pending.extend(self._sse.flush())
+                self._pending.extend(e.data for e in self._sse.flush())
                 if not self._pending:
                     return None
                 break
@@ -202,7 +206,7 @@ class RawStream:
                 self._finish("reset")
                 return None
             self.result.body += data
-            self._pending.extend(self._sse.feed(data))
+            self._pending.extend(e.data for e in self._sse.feed(data))
         event = self._pending.pop(0)
         self.result.events.append(event)
         self.result.times.append(time.monotonic())
@@ -213,9 +217,20 @@ class RawStream:
             self.result.ended = how
             self.result.ended_at = time.monotonic()
 
-    def read_all(self, max_events: int = 100_000) -> SSEResult:
+    def read_all(self, max_events: int = 100_000, within: float | None = None) -> SSEResult:
+        """Every event until the body ends; with `within`, stop `within` seconds after the
+        request was sent, the stream then `ended` "deadline" (a bounded wait, not a timing)."""
+        deadline = None if within is None else self.sent_at + within
         for _ in range(max_events):
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    self._finish("deadline")
+                    break
+                self.sock.settimeout(min(left, self._timeout))
             if self.next_event() is None:
+                if deadline is not None and time.monotonic() >= deadline:
+                    self.result.ended = "deadline"  # the socket timed out at our deadline
                 break
         return self.result
 
@@ -233,46 +248,3 @@ class RawStream:
         """Close the connection (FIN); returns the monotonic time of the close."""
         self.sock.close()
         return time.monotonic()
-
-
-class _SSEParser:
-    def __init__(self) -> None:
-        self._buffer = b""
-        self._data: list[str] = []
-        self._skip_lf = False
-
-    def feed(self, chunk: bytes) -> list[str]:
-        if self._skip_lf and chunk.startswith(b"\n"):
-            chunk = chunk[1:]
-        self._skip_lf = False
-        buffer = self._buffer + chunk
-        if b"\r" in buffer:
-            self._skip_lf = buffer.endswith(b"\r")
-            buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        *lines, self._buffer = buffer.split(b"\n")
-        events: list[str] = []
-        for line in lines:
-            self._line(line, events)
-        return events
-
-    def flush(self) -> list[str]:
-        events: list[str] = []
-        if self._buffer:
-            self._line(self._buffer, events)
-            self._buffer = b""
-        self._line(b"", events)
-        return events
-
-    def _line(self, line: bytes, events: list[str]) -> None:
-        if not line:
-            if self._data:
-                events.append("\n".join(self._data))
-            self._data = []
-            return
-        if line.startswith(b":"):
-            return
-        name, _, value = line.partition(b":")
-        if value.startswith(b" "):
-            value = value[1:]
-        if name == b"data":
-            self._data.append(value.decode("utf-8", "replace"))

@@ -1,55 +1,15 @@
-"""Fixtures of the resilience suite: scripted fakes, toxic proxies and the proxy itself."""
+"""Fixtures of the resilience suite: toxic proxies and the proxy itself. The fake upstreams
+(`scripted`, `fake_openai`) and `serve` are tests/conftest.py's."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
-from tests.fakes.openai import FakeOpenAI
-from tests.resilience.formats import OPENAI, WireFormat
 from tests.resilience.harness import Gateway, config_yaml
-from tests.resilience.scripted import Script, ScriptedUpstream
 from tests.resilience.toxic import Toxic
-from tests.servers import RunningServer
-
-
-@pytest.fixture
-def serve() -> Iterator[Callable[..., str]]:
-    """tests/conftest.py's `serve`, but stopping every server at once at teardown: uvicorn
-    takes ~0.15 s to stop, and most tests here run a proxy and one or two fakes."""
-    servers: list[RunningServer] = []
-
-    def start(app: Any, **config: Any) -> str:
-        server = RunningServer(app, **config).start()
-        servers.append(server)
-        return server.url
-
-    yield start
-    if servers:
-        with ThreadPoolExecutor(len(servers)) as pool:
-            list(pool.map(RunningServer.stop, servers))
-
-
-@pytest.fixture
-def scripted() -> Iterator[Callable[..., ScriptedUpstream]]:
-    """scripted(fmt=OPENAI, script=None, choose=None) -> a started ScriptedUpstream."""
-    made: list[ScriptedUpstream] = []
-
-    def make(
-        fmt: WireFormat = OPENAI,
-        script: Script | None = None,
-        choose: Callable[[Any], Script] | None = None,
-    ) -> ScriptedUpstream:
-        fake = ScriptedUpstream(fmt, script, choose).start()
-        made.append(fake)
-        return fake
-
-    yield make
-    for fake in made:
-        fake.stop()
 
 
 @pytest.fixture
@@ -65,17 +25,6 @@ def toxic() -> Iterator[Callable[..., Toxic]]:
     yield make
     for proxy in made:
         proxy.stop()
-
-
-@pytest.fixture
-def fake_openai(serve: Callable[..., str]) -> Callable[..., tuple[FakeOpenAI, str]]:
-    """fake_openai(**fields) -> (FakeOpenAI, its base URL), served by uvicorn on loopback."""
-
-    def make(**fields: Any) -> tuple[FakeOpenAI, str]:
-        fake = FakeOpenAI(**fields)
-        return fake, serve(fake.app())
-
-    return make
 
 
 @pytest.fixture

@@ -19,11 +19,12 @@ import orjson
 import pytest
 
 from proxy.errors import parse_retry_after
-from tests.resilience.formats import ANTHROPIC, FORMATS, OPENAI, PROVIDER_KEY, WireFormat
+from tests.fakes.formats import ANTHROPIC, FORMATS, OPENAI, PROVIDER_KEY, WireFormat
+from tests.fakes.scripted import Recorded, Script, ScriptedUpstream
 from tests.resilience.harness import Gateway, assert_openai_error, log_text
-from tests.resilience.scripted import Recorded, Script, ScriptedUpstream
 from tests.resilience.toxic import Toxic
 from tests.servers import free_port
+from tests.waiting import wait_until
 
 TRIP_ON_FIRST = {"fail_max": 1, "reset_timeout": 30}
 Scripted = Callable[..., ScriptedUpstream]
@@ -94,9 +95,8 @@ def test_a1_rate_limited_primary_cools_down_and_falls_back_at_once(
         Script(status=429, headers={"retry-after": _header(value)}),
         server={"max_cooldown": cap},
     )
-    first, elapsed = gw.timed_chat()
-    _served_by(first, "secondary")  # the same request fell back...
-    assert elapsed < 2.0  # ...at once: nobody slept for the Retry-After
+    first = gw.chat_within(2.0)  # the same request fell back at once: nobody slept for the
+    _served_by(first, "secondary")  # Retry-After (a 7 s or capped sleep would time out here)
     assert (fake.hits, backup.hits) == (1, 1)
 
     second = gw.chat()
@@ -110,9 +110,15 @@ def test_a1_rate_limited_primary_cools_down_and_falls_back_at_once(
         return
     assert fake.hits == 1  # cooling down: no request reaches the primary
     if expect in ("cap", "default"):
-        time.sleep((cap if expect == "cap" else 1.0) + 0.4)
-        _served_by(gw.chat(), "secondary")
-        assert fake.hits == 2  # the cooldown ended: capped, or the 1 s default back-off
+        # The cooldown ends (capped, or the 1 s default back-off): requests reach the primary
+        # again, and each 429 falls back to the secondary.
+        cooldown = cap if expect == "cap" else 1.0
+
+        def reached_primary() -> bool:
+            _served_by(gw.chat(), "secondary")
+            return fake.hits == 2
+
+        assert wait_until(reached_primary, cooldown + 2)
 
 
 @pytest.mark.parametrize(("value", "expect", "cap"), RETRY_AFTER_CASES)
@@ -131,8 +137,7 @@ def test_a1_all_rate_limited_is_429_with_retry_after_within_cap(
         Script(status=429, headers={"retry-after": _header(value)}),
         server={"max_cooldown": cap},
     )
-    response, elapsed = gw.timed_chat(model="solo")
-    assert elapsed < 2.0
+    response = gw.chat_within(2.0, model="solo")  # at once, not after the Retry-After
     error = assert_openai_error(response, 429)
     assert error["type"] == "rate_limit_error"
     assert "retry-after" in response.headers, "a 429 to the client must carry Retry-After"
@@ -372,10 +377,10 @@ def test_a6_a7_connect_failure_charges_breaker_and_falls_back(
     second = gw.chat()
     _served_by(second, "secondary")
     assert second.headers["x-proxy-attempts"] == "1"  # primary skipped: breaker charged
-    alone, elapsed = gw.timed_chat(model="solo")
+    # Within the checklist's 100 ms per refused attempt, 5x for a busy box.
+    alone = gw.chat_within(0.5, model="solo")
     error = assert_openai_error(alone, 502)
     assert "connect_error" in error["message"]
-    assert elapsed < 0.5  # the checklist's 100 ms per refused attempt, 5x for a busy box
 
 
 def test_a6_connection_refused_attempt_is_fast(gateway: Make) -> None:
@@ -389,12 +394,9 @@ def test_a6_connection_refused_attempt_is_fast(gateway: Make) -> None:
             }
         }
     )
-    times = []
     for _ in range(5):
-        response, elapsed = gw.timed_chat()
-        assert_openai_error(response, 502)
-        times.append(elapsed)
-    assert sorted(times)[2] < 0.1 * 5
+        # Within the checklist's 100 ms per refused attempt, 5x for a busy box.
+        assert_openai_error(gw.chat_within(0.1 * 5), 502)
 
 
 # --- A8: TTFB ------------------------------------------------------------------------------
@@ -412,18 +414,16 @@ def test_a8_ttfb_timeout_cancels_closes_and_falls_back(
         primary={"ttfb_timeout": 0.3},
         server={"request_timeout": 10},
     )
-    started = time.monotonic()
+    # Answered by the TTFB timeout + slack, from the secondary.
     if stream:
-        result = gw.stream()
+        result = gw.stream(within=0.3 + 2.0)
         assert result.status == 200 and result.done
         assert result.headers["x-proxy-provider"] == "secondary"
     else:
-        _served_by(gw.chat(), "secondary")
-    assert time.monotonic() - started < 0.3 + 2.0
-    # The attempt was cancelled and its upstream socket closed, not left hanging.
-    assert fake.wait_until(lambda: fake.requests[0].outcome == "disconnected", 3)
-    record = fake.requests[0]
-    assert record.ended_at is not None and record.ended_at - record.at < 0.3 + 1.5
+        _served_by(gw.chat_within(0.3 + 2.0), "secondary")
+    # The attempt was cancelled and its upstream socket closed, not left hanging for the
+    # 30 s the fake would have waited.
+    assert fake.wait_until(lambda: fake.requests[0].outcome == "disconnected", 1.5)
 
 
 def test_a8_accepts_but_never_answers_bounded_by_deadline(
@@ -435,17 +435,8 @@ def test_a8_accepts_but_never_answers_bounded_by_deadline(
         {"primary": OPENAI.provider(silent.url, ttfb_timeout=30)},
         server={"request_timeout": 0.5},
     )
-    response, elapsed = gw.timed_chat()
-    assert_openai_error(response, 504)
-    assert elapsed < 0.5 + 1.5
-    assert _wait(lambda: len(silent.client_closed_at) == 1)  # the proxy hung up
-
-
-def _wait(check: Callable[[], bool], timeout: float = 3.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and not check():
-        time.sleep(0.01)
-    return check()
+    assert_openai_error(gw.chat_within(0.5 + 1.5), 504)  # by the deadline, + slack
+    assert wait_until(lambda: len(silent.client_closed_at) == 1, 3)  # the proxy hung up
 
 
 # --- A9: slow drip -------------------------------------------------------------------------
@@ -469,9 +460,7 @@ def test_a9_slow_drip_non_stream_cut_by_request_deadline(
         {"primary": OPENAI.provider(drip.url, ttfb_timeout=30, idle_timeout=0.4)},
         server={"request_timeout": 1.5},
     )
-    response, elapsed = gw.timed_chat()
-    assert_openai_error(response, 504)
-    assert elapsed < 1.5 + 1.5
+    assert_openai_error(gw.chat_within(1.5 + 1.5), 504)  # by the deadline, + slack
 
 
 def test_a9_slow_drip_stream_cut_by_request_deadline(
@@ -490,11 +479,9 @@ def test_a9_slow_drip_stream_cut_by_request_deadline(
         {"primary": OPENAI.provider(drip.url, ttfb_timeout=30, idle_timeout=0.4)},
         server={"request_timeout": 1.5},
     )
-    started = time.monotonic()
-    result = gw.stream(timeout=10)
+    result = gw.stream(timeout=10, within=1.5 + 1.5)  # by the deadline, + slack
     assert result.status == 200
     assert result.ended == "eof"
-    assert result.ended_at is not None and result.ended_at - started < 1.5 + 1.5
     assert not result.done_anywhere
     assert len(result.error_events) == 1 and result.well_terminated()
 
@@ -579,20 +566,19 @@ def test_a11_oversized_response_aborted_at_cap_memory_bounded(
     stop = threading.Event()
 
     def sample() -> None:
-        while not stop.is_set():
+        while not stop.wait(0.005):  # a sampling period, until the request is answered
             peak[0] = max(peak[0], _rss())
-            time.sleep(0.005)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     try:
-        response, elapsed = gw.timed_chat(model="solo")
+        response = gw.chat_within(10, model="solo")
     finally:
         stop.set()
         sampler.join(2)
     error = assert_openai_error(response, 502)
-    assert "response_too_large" in error["message"] or error["code"] == "response_too_large"
-    assert elapsed < 10
+    assert error["code"] == "upstream_error"
+    assert "(primary: response_too_large)" in error["message"]
     # The read was aborted near the cap: the fake could not push the whole 64 MiB.
     assert fake.wait_until(lambda: fake.requests[0].ended_at is not None, 3)
     assert fake.requests[0].bytes_sent < 16 << 20

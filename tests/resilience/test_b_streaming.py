@@ -7,20 +7,20 @@ and no other provider is contacted.
 
 from __future__ import annotations
 
-import itertools
+import json
 import logging
 import socket
-import statistics
-import time
+import threading
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from tests.resilience.formats import FORMATS, OPENAI, WireFormat, words
+from tests.fakes.formats import FORMATS, OPENAI, WireFormat, words
+from tests.fakes.scripted import Recorded, Script, ScriptedUpstream
 from tests.resilience.harness import AUTH, Gateway, chat_body, log_text
-from tests.resilience.scripted import Recorded, Script, ScriptedUpstream
 from tests.resilience.toxic import Toxic
+from tests.waiting import wait_until
 
 Scripted = Callable[..., ScriptedUpstream]
 Make = Callable[..., Gateway]
@@ -93,10 +93,24 @@ def _assert_charged_and_isolated(fake: ScriptedUpstream, backup: Any, gw: Gatewa
 def test_b1_happy_stream_headers_and_events_forwarded_unbatched(
     scripted: Scripted, gateway: Make, fmt: WireFormat
 ) -> None:
-    n = 20 if fmt is OPENAI else 10  # the checklist's 20 x 100 ms; shorter for the others
-    fake = scripted(fmt, Script(events=fmt.transcript(n), event_delay=0.1))
+    n = 20 if fmt is OPENAI else 10  # the checklist's 20 events; fewer for the others
+    # Lock-step: the upstream event after content event k is held until the client has
+    # content event k. A proxy that batched events would stall here (the read times out).
+    offset = CONTENT_OFFSET[fmt.name]
+    gates = {offset + k + 1: threading.Event() for k in range(n)}
+    fake = scripted(fmt, Script(events=fmt.transcript(n), hold=gates))
     gw = gateway({"primary": fmt.provider(fake.url)})
-    result = gw.stream(timeout=15)
+    stream = gw.open_stream(timeout=5)
+    seen = 0
+    for _ in range(10 * n):  # bounded: every event of the transcript, and the terminator
+        data = stream.next_event()
+        if data is None:
+            break
+        if _has_content(data):
+            gates[offset + seen + 1].set()
+            seen += 1
+    result = stream.result
+    assert result.ended == "eof", result.ended
     assert result.status == 200
     assert result.headers["content-type"].startswith("text/event-stream")
     assert result.headers["cache-control"] == "no-cache"
@@ -104,16 +118,12 @@ def test_b1_happy_stream_headers_and_events_forwarded_unbatched(
     assert "content-length" not in result.headers
     assert result.done and not result.error_events
     assert result.content == "".join(words(n))
-    # Each content event reaches the client when the upstream sent it, not batched.
-    sent = fake.requests[0].sent_times
-    offset = CONTENT_OFFSET[fmt.name]
-    arrived = result.content_times
-    assert len(arrived) == n
-    latencies = [arrived[i] - sent[i + offset] for i in range(n)]
-    gaps = [b - a for a, b in itertools.pairwise(arrived)]
-    assert statistics.median(latencies) < 0.05
-    assert max(latencies) < 0.25  # 5x the checklist's +-50 ms
-    assert 0.05 <= statistics.median(gaps) <= 0.15
+    assert seen == n
+
+
+def _has_content(data: str) -> bool:
+    chunk = json.loads(data) if data != "[DONE]" else {}
+    return any((c.get("delta") or {}).get("content") for c in chunk.get("choices") or [])
 
 
 # --- B2 -------------------------------------------------------------------------------------
@@ -185,10 +195,8 @@ def test_b3_first_event_wait_bounded_pings_ignored(
 ) -> None:
     script = Script(events=[fmt.ping()] * 400, event_delay=0.05)  # 20 s of keep-alives only
     fake, _backup, gw = _setup(scripted, fake_openai, gateway, fmt, script, ttfb_timeout=0.5)
-    started = time.monotonic()
-    result = gw.stream()
+    result = gw.stream(within=0.5 + 2.0)  # the first-event wait ends, + slack
     _assert_fell_back(result)
-    assert time.monotonic() - started < 0.5 + 2.0
     assert fake.wait_until(lambda: fake.requests[0].outcome == "disconnected", 2)
 
 
@@ -207,11 +215,10 @@ def test_b4_stall_after_3_events_in_band_error_after_idle_timeout(
         Script(stall_after=3, event_delay=GAP),
         idle_timeout=0.5,
     )
-    result = gw.stream()
-    _assert_cut_in_band(result, fmt)
-    assert result.ended_at is not None
-    stalled_for = result.ended_at - fake.requests[0].sent_times[-1]
-    assert 0.4 <= stalled_for < 0.5 + 2.0  # cut by the idle timeout, not earlier or much later
+    result = gw.stream(within=3 * GAP + 0.5 + 2.0)  # the idle timeout fires, + slack
+    error = _assert_cut_in_band(result, fmt)
+    # Cut by the idle timeout (not the request deadline, not a malformed event).
+    assert error["code"] == "timeout" and "the stream stalled" in error["message"], error
     # The upstream connection was closed by the proxy, not left open.
     assert fake.wait_until(lambda: fake.requests[0].outcome == "disconnected", 2)
     _assert_charged_and_isolated(fake, backup, gw)
@@ -224,10 +231,8 @@ def test_b5_clean_close_mid_stream_truncated_error_at_once(
     fake, backup, gw = _setup(
         scripted, fake_openai, gateway, fmt, Script(close_after=3, event_delay=GAP), idle_timeout=10
     )
-    started = time.monotonic()
-    result = gw.stream()
+    result = gw.stream(within=2.0)  # at once, not after the 10 s idle timeout
     error = _assert_cut_in_band(result, fmt)
-    assert result.ended_at is not None and result.ended_at - started < 2.0  # not after idle
     assert error["code"] == "upstream_truncated"
     _assert_charged_and_isolated(fake, backup, gw)
 
@@ -239,10 +244,8 @@ def test_b6_reset_mid_stream_in_band_error(
     fake, backup, gw = _setup(
         scripted, fake_openai, gateway, fmt, Script(reset_after=3, event_delay=GAP), idle_timeout=10
     )
-    started = time.monotonic()
-    result = gw.stream()
+    result = gw.stream(within=2.0)  # at once, not after the 10 s idle timeout
     _assert_cut_in_band(result, fmt)
-    assert result.ended_at is not None and result.ended_at - started < 2.0
     _assert_charged_and_isolated(fake, backup, gw)
 
 
@@ -259,10 +262,8 @@ def test_b6_reset_by_toxic_proxy_mid_event(
             "secondary": OPENAI.provider(backup_url),
         }
     )
-    started = time.monotonic()
-    result = gw.stream()
+    result = gw.stream(within=2.0)  # at once, not after the 10 s idle timeout
     _assert_cut_in_band(result, OPENAI)
-    assert result.ended_at is not None and result.ended_at - started < 2.0
     assert backup.hits == 0
     after = gw.stream()
     assert after.headers["x-proxy-provider"] == "secondary"
@@ -357,10 +358,9 @@ def test_b8_client_disconnect_cancels_upstream_within_1s_not_charged(
     assert stream.result.status == 200
     for _ in range(3):
         assert stream.next_event() is not None
-    closed_at = stream.close()
-    assert fake.wait_until(lambda: fake.requests[0].outcome == "disconnected", 3)
-    ended_at = fake.requests[0].ended_at
-    assert ended_at is not None and ended_at - closed_at <= 1.0
+    stream.close()
+    # The upstream attempt is cancelled within 1 s of the client's hang-up.
+    assert fake.wait_until(lambda: fake.requests[0].outcome == "disconnected", 1.0)
     # Not charged (fail_max 1): the primary still serves the next request.
     fake.script = Script()
     after = gw.chat()
@@ -390,8 +390,9 @@ def _by_prompt(fmt: WireFormat) -> Callable[[Recorded], Script]:
     return choose
 
 
-def _abandon(gw: Gateway, body: bytes, after: float) -> None:
-    """Send a request and hang up `after` seconds later without reading the answer."""
+def _abandon(gw: Gateway, body: bytes, fake: ScriptedUpstream) -> None:
+    """Send a request and hang up once `fake` has it, without reading the answer."""
+    hits = fake.hits
     host, port = gw.url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=5) as sock:
         head = (
@@ -400,7 +401,7 @@ def _abandon(gw: Gateway, body: bytes, after: float) -> None:
             f"Content-Length: {len(body)}\r\n\r\n"
         )
         sock.sendall(head.encode() + body)
-        time.sleep(after)
+        assert wait_until(lambda: fake.hits == hits + 1)
 
 
 def _pool_pair(
@@ -453,7 +454,7 @@ def test_b9_pool_leak_guard_every_release_path(
 ) -> None:
     """With one pooled connection, every way an attempt can end must give it back."""
     caplog.set_level(logging.INFO)
-    _fake, gw = _pool_pair(scripted, fake_openai, gateway, ttfb_timeout=1, idle_timeout=0.3)
+    fake, gw = _pool_pair(scripted, fake_openai, gateway, ttfb_timeout=1, idle_timeout=0.3)
     kinds = ["fail", "limit", "first_error", "truncate", "stall", "ttfb", "stream", "slow", "ok"]
     for round_ in range(2):
         for kind in kinds:
@@ -475,7 +476,7 @@ def test_b9_pool_leak_guard_every_release_path(
                 stream.next_event()
                 stream.close()
             elif kind == "slow":
-                _abandon(gw, chat_body(content="slow"), after=0.2)
+                _abandon(gw, chat_body(content="slow"), fake)
             else:
                 response = gw.chat(content="ok")
                 assert response.status_code == 200, (where, response.text)

@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import socket
-import statistics
-import time
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -14,10 +14,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.resilience.formats import OPENAI, PROVIDER_KEY
+from tests.fakes.formats import OPENAI, PROVIDER_KEY
+from tests.fakes.scripted import Recorded, Script, ScriptedUpstream
 from tests.resilience.harness import AUTH, Gateway, assert_openai_error, chat_body, log_text
-from tests.resilience.scripted import Recorded, Script, ScriptedUpstream
 from tests.resilience.toxic import Toxic
+from tests.waiting import let_time_pass, wait_until
 
 Scripted = Callable[..., ScriptedUpstream]
 Make = Callable[..., Gateway]
@@ -104,10 +105,27 @@ def _burst(gw: Gateway, n: int = 10) -> list[httpx.Response]:
         return list(pool.map(one, range(n)))
 
 
+def _burst_around_probe(fake: ScriptedUpstream, gw: Gateway, answer: Script) -> list[str]:
+    """Ten concurrent requests while the breaker is half-open: the probe the proxy lets
+    through is held at the fake until the nine others are answered, then answered with
+    `answer`. Returns who served each. (Two probes would both be held: only eight answers.)"""
+    gate = threading.Event()
+    fake.script = dataclasses.replace(answer, hold_headers=gate)
+    with ThreadPoolExecutor(10) as pool:
+        futures = [pool.submit(_burst, gw, 1) for _ in range(10)]
+        try:
+            assert wait_until(lambda: sum(f.done() for f in futures) >= 9, 10), "not one probe"
+        finally:
+            gate.set()
+        return [_provider(f.result()[0]) for f in futures]
+
+
 def _trip_then_wait(fake: ScriptedUpstream, gw: Gateway, reset: float) -> None:
     assert _provider(gw.chat()) == "secondary"  # fail_max 1: open
     assert fake.hits == 1
-    time.sleep(reset + 0.15)
+    # The reset timeout is the proxy's own clock: no request may pass before it ends (a probe
+    # would spoil the burst), and nothing outside shows the moment, so let it pass.
+    let_time_pass(reset + 0.15)
 
 
 def test_c2_half_open_exactly_one_probe_success_closes(
@@ -117,8 +135,7 @@ def test_c2_half_open_exactly_one_probe_success_closes(
         scripted, fake_openai, gateway, Script(status=500), {"fail_max": 1, "reset_timeout": 0.5}
     )
     _trip_then_wait(fake, gw, 0.5)
-    fake.script = Script(delay_headers=1.0)  # recovering, slowly
-    providers = [_provider(r) for r in _burst(gw)]
+    providers = _burst_around_probe(fake, gw, Script())  # recovering
     assert providers.count("primary") == 1, providers
     assert providers.count("secondary") == 9
     assert fake.hits == 2
@@ -135,8 +152,7 @@ def test_c2_half_open_probe_failure_reopens(
         scripted, fake_openai, gateway, Script(status=500), {"fail_max": 1, "reset_timeout": 0.5}
     )
     _trip_then_wait(fake, gw, 0.5)
-    fake.script = Script(status=500, delay_headers=0.5)  # still sick, and slow to say so
-    providers = [_provider(r) for r in _burst(gw)]
+    providers = _burst_around_probe(fake, gw, Script(status=500))  # still sick
     assert providers == ["secondary"] * 10  # the probe failed over to the secondary too
     assert fake.hits == 2  # one probe, nobody else
     response = gw.chat()
@@ -155,9 +171,8 @@ def test_c2_success_threshold_2_needs_two_single_probes(
         {"fail_max": 1, "reset_timeout": 0.5, "success_threshold": 2},
     )
     _trip_then_wait(fake, gw, 0.5)
-    fake.script = Script(delay_headers=0.6)
     for _ in range(2):  # each burst in half-open: exactly one probe
-        providers = [_provider(r) for r in _burst(gw)]
+        providers = _burst_around_probe(fake, gw, Script())
         assert providers.count("primary") == 1, providers
     fake.script = Script()
     providers = [_provider(r) for r in _burst(gw)]
@@ -195,13 +210,9 @@ def test_c3_client_cancel_mid_attempt_not_a_failure(
             ).encode()
             + body
         )
-        assert fake.wait_until(lambda: fake.hits == 1, 3)
-        time.sleep(0.2)
-    closed_at = time.monotonic()
-    # The upstream attempt was cancelled with the client...
-    assert fake.wait_until(lambda: fake.requests[0].outcome == "disconnected", 3)
-    ended = fake.requests[0].ended_at
-    assert ended is not None and ended - closed_at <= 1.0
+        assert fake.wait_until(lambda: fake.hits == 1, 3)  # the proxy awaits the answer
+    # The upstream attempt was cancelled with the client, within 1 s...
+    assert fake.wait_until(lambda: fake.requests[0].outcome == "disconnected", 1.0)
     # ...and not counted against the provider (fail_max 1 would have opened it).
     fake.script = Script()
     assert _provider(gw.chat()) == "primary"
@@ -252,13 +263,11 @@ def test_c5_all_open_fast_503_with_soonest_retry_after(scripted: Scripted, gatew
     )
     assert_openai_error(gw.chat(), 502)  # trips both
     io_before = (first.hits, first.connections, second.hits, second.connections)
-    times = []
     for _ in range(10):
-        response, elapsed = gw.timed_chat()
+        # Answered without waiting (the checklist's 10 ms is the benchmark's to measure).
+        response = gw.chat_within(1.0)
         assert_openai_error(response, 503, "no_healthy_deployment")
         assert 8 <= int(response.headers["retry-after"]) <= 10  # the soonest reopen
-        times.append(elapsed)
-    assert statistics.median(times) < 0.05  # the checklist's 10 ms, 5x
     assert (first.hits, first.connections, second.hits, second.connections) == io_before
     ready = gw.get("/health/ready")
     assert ready.status_code == 503
@@ -321,17 +330,16 @@ def test_c7_request_deadline_covers_all_attempts(
         {f"p{i}": OPENAI.provider(f.url, ttfb_timeout=30) for i, f in enumerate(fakes)},
         server={"request_timeout": deadline},
     )
-    started = time.monotonic()
+    # Answered by the deadline + the checklist's 100 ms (5x for a busy box), or the read
+    # times out and the test fails.
     if stream:
-        result = gw.stream()
+        result = gw.stream(timeout=deadline + 0.5)
         assert result.status in (502, 504), result.body
         assert result.headers["content-type"].startswith("application/json")
     else:
-        response = gw.chat()
+        response = gw.chat_within(deadline + 0.5)
         assert_openai_error(response, response.status_code)
         assert response.status_code in (502, 504)
-    elapsed = time.monotonic() - started
-    assert elapsed <= deadline + 0.5  # the checklist's 100 ms, 5x
     assert fakes[2].hits == 0  # the third attempt never started: no time was left
 
 
@@ -341,6 +349,5 @@ def test_c7_retry_backoff_never_sleeps_past_deadline(scripted: Scripted, gateway
         {"primary": OPENAI.provider(fake.url, retries=5, retry_backoff=5.0)},
         server={"request_timeout": 1.0},
     )
-    response, elapsed = gw.timed_chat()
+    response = gw.chat_within(1.0 + 0.5)  # by the deadline: no 5 s back-off was slept
     assert response.status_code in (502, 504), response.text
-    assert elapsed <= 1.0 + 0.5

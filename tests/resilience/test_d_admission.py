@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import select
 import socket
-import statistics
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
+from tests.fakes.formats import OPENAI
+from tests.fakes.scripted import ScriptedUpstream
 from tests.resilience.client import RawStream
-from tests.resilience.formats import OPENAI
 from tests.resilience.harness import AUTH, Gateway, assert_openai_error, chat_body
-from tests.resilience.scripted import ScriptedUpstream
 
 Make = Callable[..., Gateway]
 IN_FLIGHT = 3
@@ -40,15 +39,12 @@ def test_d1_over_max_in_flight_fast_503_in_flight_unaffected(
     saturated: tuple[Gateway, list[RawStream]],
 ) -> None:
     gw, streams = saturated
-    times = []
     for i in range(IN_FLIGHT + 5):
-        response, elapsed = gw.timed_chat(stream=i % 2 == 0)
+        # Refused at once: nobody waits for a slot (the checklist's 20 ms is the benchmark's).
+        response = gw.chat_within(1.0, stream=i % 2 == 0)
         error = assert_openai_error(response, 503, "overloaded")
         assert error["type"] == "service_unavailable"
         assert int(response.headers["retry-after"]) >= 1
-        times.append(elapsed)
-    assert statistics.median(times) < 0.1  # the checklist's 20 ms, 5x
-    assert max(times) < 1.0  # nobody waited for a slot
     for stream in streams:  # the streams in flight finish untouched
         result = stream.read_all()
         assert result.done and not result.error_events
@@ -64,11 +60,8 @@ def test_d2_health_fast_and_exempt_under_saturation(
     assert gw.chat().status_code == 503  # saturated indeed
     for path in ("/health/live", "/health", "/health/ready", "/metrics"):
         for _ in range(5):
-            started = time.monotonic()
-            response = gw.get(path)
-            elapsed = time.monotonic() - started
+            response = gw.client.get(path, timeout=0.5)  # the checklist's 100 ms, 5x
             assert response.status_code == 200, (path, response.text)
-            assert elapsed < 0.5, path  # the checklist's 100 ms, 5x
 
 
 # --- D3 / D4: body size ---------------------------------------------------------------------

@@ -12,9 +12,9 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.resilience.formats import ANTHROPIC, GEMINI, OPENAI, WireFormat
+from tests.fakes.formats import ANTHROPIC, GEMINI, OPENAI, WireFormat
+from tests.fakes.scripted import Script, ScriptedUpstream
 from tests.resilience.harness import Gateway
-from tests.resilience.scripted import Script, ScriptedUpstream
 from tests.resilience.toxic import Toxic
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

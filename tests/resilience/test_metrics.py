@@ -11,17 +11,17 @@ from __future__ import annotations
 import itertools
 import signal
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.resilience.formats import OPENAI
+from tests.fakes.formats import OPENAI
+from tests.fakes.scripted import Recorded, Script, ScriptedUpstream
 from tests.resilience.harness import Gateway, Metrics
-from tests.resilience.scripted import Recorded, Script, ScriptedUpstream
 from tests.resilience.test_f_lifecycle import LIFECYCLE_CONFIG, PROMPT, ProxyProcess
+from tests.waiting import let_time_pass, wait_until
 
 Scripted = Callable[..., ScriptedUpstream]
 Make = Callable[..., Gateway]
@@ -175,8 +175,9 @@ def test_c1_metrics_breaker_gauge_follows_every_transition(
     assert (
         _delta(before, opened, "proxy_breaker_transitions_total", provider=first, state="open") == 1
     )
-    time.sleep(0.65)
-    fake.script = Script(delay_headers=0.6)  # a slow, successful probe
+    let_time_pass(0.65)  # the breaker's reset timeout (the proxy's own clock)
+    held = threading.Event()
+    fake.script = Script(hold_headers=held)  # a successful probe, held while we look
     # gw.client is not shared across threads: the probe gets its own connection.
     probe_gw = Gateway(gw.url)
     probe = threading.Thread(target=probe_gw.chat)
@@ -186,6 +187,7 @@ def test_c1_metrics_breaker_gauge_follows_every_transition(
         half_open = gw.metrics()
         assert half_open.value("proxy_breaker_state", provider=first) == 1
     finally:
+        held.set()
         probe.join(5)
         probe_gw.close()
     closed = gw.metrics()
@@ -237,13 +239,8 @@ def test_f1_metrics_rejected_draining_counted(tmp_path: Path) -> None:
         assert stream.next_event() is not None  # keeps the drain busy until its deadline
         before = gw.metrics()
         proxy.proc.send_signal(signal.SIGTERM)
-        refused = None
-        for _ in range(100):  # bounded: until the drain has begun
-            refused = gw.chat(model="stream")  # non-stream: answered at once
-            if refused.status_code == 503:
-                break
-            time.sleep(0.02)
-        assert refused is not None and refused.status_code == 503
+        # Until the drain has begun; a non-stream request is answered at once.
+        assert wait_until(lambda: gw.chat(model="stream").status_code == 503, 2.0)
         after = gw.metrics()  # /metrics stays exempt while draining
         assert _delta(before, after, "proxy_rejected_total", reason="draining") >= 1
         stream.read_all()

@@ -1,68 +1,148 @@
-"""GeminiAdapter options max_schema_nodes / max_schema_depth: validated, and honoured."""
+"""proxy/providers/gemini/adapter.py: native endpoints, key header, options; bytes in and out."""
 
 from __future__ import annotations
 
-from types import MappingProxyType
 from typing import Any
 
 import orjson
 import pytest
 
-from proxy.config import ConfigError, ProviderConfig
-from proxy.errors import ProxyError
-from proxy.providers.base import CallContext
-from proxy.providers.gemini import GeminiAdapter
+from proxy.config import ConfigError
+from proxy.errors import UpstreamError
+from proxy.providers.base import CallContext, Usage
+from proxy.providers.gemini import GeminiAdapter, to_gemini_request
+from proxy.providers.pipes import TranslatingPipe
 from proxy.request import parse_chat_request
+from tests.providers.gemini.golden import (
+    CTX,
+    FIXTURES,
+    KEY,
+    OPTIONS,
+    body,
+    decode_chunks,
+    load,
+    provider_config,
+    sse_bytes,
+)
 
-CTX = CallContext("flash", "gemini-2.5-flash", "chatcmpl-1", 1700000000, False)
 
-
-def _config(**options: Any) -> ProviderConfig:
-    return ProviderConfig(
-        name="gem",
-        type="gemini",
-        base_url="https://generativelanguage.googleapis.com",
-        api_key=None,
-        options=MappingProxyType(options),
+def test_build_request_uses_native_endpoints_and_header_key() -> None:
+    adapter = GeminiAdapter("gem", provider_config())
+    req = parse_chat_request(orjson.dumps(body()))
+    upstream = adapter.build_request(req, CTX)
+    assert upstream.url == (
+        "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:generateContent"
     )
+    assert upstream.stream is False
+    assert upstream.headers["x-goog-api-key"] == KEY
+    assert upstream.headers["content-type"] == "application/json"
+    assert upstream.headers["accept-encoding"] == "identity"
+    assert "key=" not in upstream.url and KEY not in upstream.url
+    assert orjson.loads(upstream.body) == to_gemini_request(body(), OPTIONS)
+
+    streamed = adapter.build_request(parse_chat_request(orjson.dumps(body(stream=True))), CTX)
+    assert streamed.url.endswith("/models/gemini-2.5-flash:streamGenerateContent?alt=sse")
+    assert streamed.stream is True
+    assert KEY not in streamed.url
 
 
 @pytest.mark.parametrize(
-    ("options", "path"),
+    ("base_url", "model", "url"),
     [
-        ({"max_schema_nodes": 0}, "providers.gem.options.max_schema_nodes"),
-        ({"max_schema_nodes": "many"}, "providers.gem.options.max_schema_nodes"),
-        ({"max_schema_depth": 0}, "providers.gem.options.max_schema_depth"),
-        ({"max_schema_depth": 101}, "providers.gem.options.max_schema_depth"),
-        ({"max_schema_depth": True}, "providers.gem.options.max_schema_depth"),
+        (
+            "http://127.0.0.1:9/",
+            "gemini-2.5-flash",
+            "http://127.0.0.1:9/v1beta/models/gemini-2.5-flash",
+        ),
+        ("http://h/v1beta", "models/gemini-2.5-pro", "http://h/v1beta/models/gemini-2.5-pro"),
+        (
+            "http://h/v1alpha",
+            "gemini-3-pro-preview",
+            "http://h/v1alpha/models/gemini-3-pro-preview",
+        ),
+        ("http://h", "a b/c?d", "http://h/v1beta/models/a%20b%2Fc%3Fd"),
     ],
 )
-def test_bad_schema_bounds_are_refused_with_their_yaml_path(
-    options: dict[str, Any], path: str
-) -> None:
-    with pytest.raises(ConfigError) as caught:
-        GeminiAdapter("gem", _config(**options))
-    assert str(caught.value).startswith(path)
+def test_url_building(base_url: str, model: str, url: str) -> None:
+    adapter = GeminiAdapter("gem", provider_config(base_url=base_url))
+    ctx = CallContext("flash", model, "chatcmpl-x", 1, False)
+    upstream = adapter.build_request(parse_chat_request(orjson.dumps(body())), ctx)
+    assert upstream.url == url + ":generateContent"
 
 
-def _request(parameters: dict[str, Any]) -> bytes:
-    tool = {"type": "function", "function": {"name": "lookup", "parameters": parameters}}
-    messages = [{"role": "user", "content": "hi"}]
-    return orjson.dumps({"model": "flash", "messages": messages, "tools": [tool]})
+def test_parse_response_returns_openai_bytes_and_usage() -> None:
+    adapter = GeminiAdapter("gem", provider_config())
+    reply = adapter.parse_response(
+        (FIXTURES / "thinking" / "gemini_response.json").read_bytes(), CTX
+    )
+    assert orjson.loads(reply.body) == load("thinking", "openai_response.json")
+    assert reply.usage == Usage(prompt=8, completion=167, cached=0, reasoning=156)
 
 
 @pytest.mark.parametrize(
-    ("options", "parameters"),
+    "payload",
     [
-        ({"max_schema_nodes": 5}, {"type": "object", "properties": {"a": {}, "b": {}, "c": {}}}),
-        ({"max_schema_depth": 2}, {"type": "array", "items": {"type": "array", "items": {}}}),
+        b"<html>oops</html>",
+        b"[1, 2]",
+        b'{"candidates": "nope"}',
+        b"{}",
+        b'{"candidates": [{"content": {"parts": [{"functionCall": {"args": {}}}]}}]}',
+        b'{"candidates": [{"index": "0", "content": {"parts": []}}]}',
     ],
 )
-def test_configured_bounds_are_honoured(
-    options: dict[str, Any], parameters: dict[str, Any]
-) -> None:
-    req = parse_chat_request(_request(parameters))
-    GeminiAdapter("gem", _config()).build_request(req, CTX)  # fine with the defaults
-    with pytest.raises(ProxyError) as caught:
-        GeminiAdapter("gem", _config(**options)).build_request(req, CTX)
-    assert caught.value.status == 400 and "'lookup'" in caught.value.message
+def test_malformed_response_is_a_retryable_upstream_error(payload: bytes) -> None:
+    adapter = GeminiAdapter("gem", provider_config())
+    with pytest.raises(UpstreamError) as info:
+        adapter.parse_response(payload, CTX)
+    assert info.value.outcome == "malformed_response"
+    assert info.value.retryable and info.value.status == 502
+
+
+def test_error_object_inside_a_200_body_raises() -> None:
+    adapter = GeminiAdapter("gem", provider_config())
+    payload = b'{"error": {"code": 503, "message": "overloaded", "status": "UNAVAILABLE"}}'
+    with pytest.raises(UpstreamError) as info:
+        adapter.parse_response(payload, CTX)
+    assert info.value.upstream_status == 503 and info.value.retryable
+
+
+def test_stream_pipe_is_a_translating_pipe() -> None:
+    adapter = GeminiAdapter("gem", provider_config())
+    pipe = adapter.stream_pipe(CTX)
+    assert isinstance(pipe, TranslatingPipe)
+    out = pipe.feed(sse_bytes("usage_cache")) + pipe.finish()
+    assert decode_chunks(out) == load("usage_cache", "openai_chunks.json")
+    assert pipe.usage == Usage(prompt=2100, completion=36, cached=2048, reasoning=30)
+
+
+def test_adapter_options_are_validated() -> None:
+    with pytest.raises(ConfigError, match=r"providers\.gem\.options\.temperature"):
+        GeminiAdapter("gem", provider_config(options={"temperature": 1}))
+    with pytest.raises(ConfigError, match="thinking"):
+        GeminiAdapter("gem", provider_config(options={"thinking": "lots"}))
+    with pytest.raises(ConfigError, match="include_thoughts"):
+        GeminiAdapter("gem", provider_config(options={"include_thoughts": "yes"}))
+
+
+@pytest.mark.parametrize(
+    ("model", "option", "thinking"),
+    [
+        ("gemini-2.5-flash", "auto", {"thinkingBudget": 8192, "includeThoughts": True}),
+        ("gemini-3-pro-preview", "auto", {"thinkingLevel": "MEDIUM", "includeThoughts": True}),
+        ("gemini-3-pro-preview", "budget", {"thinkingBudget": 8192, "includeThoughts": True}),
+        ("gemini-2.5-pro", "level", {"thinkingLevel": "MEDIUM", "includeThoughts": True}),
+    ],
+)
+def test_thinking_style_per_model(model: str, option: str, thinking: dict[str, Any]) -> None:
+    adapter = GeminiAdapter("gem", provider_config(options={"thinking": option}))
+    req = parse_chat_request(orjson.dumps(body(reasoning_effort="medium")))
+    upstream = adapter.build_request(req, CallContext("flash", model, "chatcmpl-x", 1, False))
+    assert orjson.loads(upstream.body)["generationConfig"]["thinkingConfig"] == thinking
+
+
+def test_include_thoughts_option() -> None:
+    adapter = GeminiAdapter("gem", provider_config(options={"include_thoughts": True}))
+    upstream = adapter.build_request(parse_chat_request(orjson.dumps(body())), CTX)
+    assert orjson.loads(upstream.body)["generationConfig"] == {
+        "thinkingConfig": {"includeThoughts": True}
+    }
