@@ -55,7 +55,7 @@ async def pump(stream: OpenStream, lifecycle: Lifecycle) -> AsyncGenerator[bytes
         if error.counts_for_breaker:
             health.record_failure(stream.admission, error)
         else:
-            health.release(stream.admission)
+            health.release(stream.admission, error)
         trace.outcome = error.outcome
         metrics.observe_attempt(stream.route.name, error.outcome, None)
         yield encode_error_event(error.to_openai_body())

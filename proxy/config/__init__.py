@@ -8,6 +8,7 @@ providers, routes (models), access (auth, admin), server; values holds the typed
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -58,6 +59,7 @@ class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     admin: AdminConfig = field(default_factory=AdminConfig)
     warnings: tuple[str, ...] = ()
+    digest: str = ""  # sha256 of the YAML text it was parsed from (shown by /admin/status)
 
     def missing_vars_of(self, model: str) -> tuple[str, ...]:
         names: list[str] = []
@@ -101,4 +103,5 @@ def parse_config(text: str, env: Mapping[str, str], source: str = "<config>") ->
         server=server,
         admin=admin,
         warnings=tuple(warnings),
+        digest=hashlib.sha256(text.encode()).hexdigest(),
     )
