@@ -4,8 +4,10 @@ in-flight attempts, the pool, a disabled provider, admin auth; and never a key."
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import orjson
@@ -17,6 +19,8 @@ from proxy.errors import upstream_status_error
 from proxy.lifecycle import Lifecycle
 from proxy.state import Gateway
 from proxy.upstream import httpx_transport
+from tests.resilience.formats import OPENAI
+from tests.resilience.scripted import Script, ScriptedUpstream
 
 ADMIN_KEY = "admin-status-key-31415"
 PROVIDER_KEY = "sk-provider-status-27182"
@@ -178,3 +182,41 @@ def test_admin_status_endpoint_auth(
         assert response.json()["providers"]["primary"]["breaker"]["state"] == "closed"
     else:
         assert "error" in response.json()
+
+
+def test_a_committed_stream_is_an_attempt_in_flight_until_it_ends(
+    start_proxy: Callable[..., str],
+) -> None:
+    fake = ScriptedUpstream(OPENAI, Script(stall_after=2)).start()
+    try:
+        text = f"""
+providers:
+  up: {{type: openai, base_url: "{fake.url}/v1", api_key: "{PROVIDER_KEY}"}}
+models:
+  m: [{{provider: up, model: u}}]
+auth: {{api_keys: ["{CLIENT_KEY}"]}}
+admin: {{api_key: "{ADMIN_KEY}"}}
+"""
+        url = start_proxy(text)
+
+        def up() -> dict[str, Any]:
+            admin = {"authorization": f"Bearer {ADMIN_KEY}"}
+            body = httpx.get(f"{url}/admin/status", headers=admin, timeout=10).json()
+            return body["providers"]["up"]  # type: ignore[no-any-return]
+
+        body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+        auth = {"authorization": f"Bearer {CLIENT_KEY}"}
+        with httpx.stream("POST", f"{url}/v1/chat/completions", json=body, headers=auth) as r:
+            assert r.status_code == 200
+            chunks = r.iter_raw()  # held: a dropped generator would close the response
+            next(chunks)  # committed: the upstream stalls after its second event
+            now = up()
+            assert now["in_flight_attempts"] == 1 and now["pool"]["in_use"] == 1, now
+        # The client went away: the attempt ends without a verdict, the slot comes back.
+        deadline = time.monotonic() + 10
+        while (now := up())["in_flight_attempts"] or now["pool"]["in_use"]:
+            assert time.monotonic() < deadline, now
+            time.sleep(0.02)
+        assert now["last_error"] is None and now["breaker"]["consecutive_failures"] == 0
+    finally:
+        fake.stop()
