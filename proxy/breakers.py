@@ -149,7 +149,8 @@ class ProviderHealth:
             return "cooldown"
         breaker = self.breaker
         if breaker.state == "closed":
-            return self._admitted()
+            self.in_flight += 1
+            return "ok"
         if breaker.state == "open":
             if breaker.seconds_open_left() > 0:
                 return "open"
@@ -159,10 +160,6 @@ class ProviderHealth:
         self._probe_taken = True
         self.in_flight += 1
         return "probe"
-
-    def _admitted(self) -> Admission:
-        self.in_flight += 1
-        return "ok"
 
     def record_success(self, admission: Admission) -> None:
         self.in_flight -= 1

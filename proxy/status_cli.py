@@ -86,8 +86,10 @@ def fetch(url: str, admin_key: str | None, timeout: float) -> dict[str, Any]:
     except ValueError:
         raise StatusError(f"{url} answered {response.status_code} without JSON") from None
     if response.status_code != 200:
-        message = body.get("error", {}).get("message", "") if isinstance(body, dict) else ""
-        raise StatusError(f"{url} answered {response.status_code}: {message}".rstrip(": "))
+        error = body.get("error") if isinstance(body, dict) else None
+        message = error.get("message") if isinstance(error, dict) else None
+        text = " ".join(str(message).split()) if message else "(no message)"  # one line
+        raise StatusError(f"{url} answered {response.status_code}: {text}")
     if not isinstance(body, dict) or "providers" not in body:
         raise StatusError(f"{url} answered 200 but not with a proxy status")
     return body

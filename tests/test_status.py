@@ -3,6 +3,7 @@ in-flight attempts, the pool, a disabled provider, admin auth; and never a key."
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from collections.abc import Callable
@@ -18,7 +19,7 @@ from proxy.config import parse_config
 from proxy.errors import upstream_status_error
 from proxy.lifecycle import Lifecycle
 from proxy.state import Gateway
-from proxy.upstream import httpx_transport
+from proxy.upstream import Upstream, httpx_transport
 from tests.resilience.formats import OPENAI
 from tests.resilience.scripted import Script, ScriptedUpstream
 
@@ -220,3 +221,23 @@ admin: {{api_key: "{ADMIN_KEY}"}}
         assert now["last_error"] is None and now["breaker"]["consecutive_failures"] == 0
     finally:
         fake.stop()
+
+
+async def test_pool_numbers_come_from_the_gate() -> None:
+    """Upstream.pool_usage reads asyncio.Semaphore's private counters: check them here."""
+    config = parse_config(YAML.replace("max_connections: 7", "max_connections: 1"), {})
+    upstream = Upstream(config.providers["primary"], httpx_transport(config.providers["primary"]))
+    loop = asyncio.get_running_loop()
+    assert upstream.pool_usage() == (0, 0)
+    async with upstream.slot(loop.time() + 10):
+        assert upstream.pool_usage() == (1, 0)
+        waiter = asyncio.create_task(upstream.slot(loop.time() + 10).__aenter__())
+        async with asyncio.timeout(5):
+            while upstream.pool_usage()[1] == 0:  # until the waiter is queued
+                await asyncio.sleep(0)
+        assert upstream.pool_usage() == (1, 1)
+    slot = await asyncio.wait_for(waiter, 5)  # handed over: still in use, nobody queued
+    assert upstream.pool_usage() == (1, 0)
+    slot.release()
+    assert upstream.pool_usage() == (0, 0)
+    await upstream.aclose()
