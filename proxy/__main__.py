@@ -1,4 +1,5 @@
-"""python -m proxy --config providers.yaml --host 127.0.0.1 --port 8080 [--workers N]"""
+"""python -m proxy --config providers.yaml --host 127.0.0.1 --port 8080 [--workers N]
+python -m proxy status [--url URL]   (the running proxy's /admin/status as a table)"""
 
 from __future__ import annotations
 
@@ -83,6 +84,11 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["status"]:
+        from proxy.status_cli import main as status_main
+
+        raise SystemExit(status_main(argv[1:]))
     args = parse_args(argv)
     setup_logging(args.log_level, args.log_format)
     config = load_or_exit(args.config, announce=False)  # fail fast, before any socket or worker
@@ -90,6 +96,7 @@ def main(argv: list[str] | None = None) -> None:
     os.environ["PROXY_CONFIG"] = os.path.abspath(args.config)
     os.environ["PROXY_LOG_LEVEL"] = args.log_level
     os.environ["PROXY_LOG_FORMAT"] = args.log_format
+    os.environ["PROXY_WORKERS"] = str(args.workers)  # for /admin/status
     if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Must be set before any worker imports prometheus_client.
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="llm-proxy-metrics-")

@@ -58,6 +58,7 @@ def build_app(
             HttpRoute("/health/ready", endpoints.ready, methods=["GET"]),
             HttpRoute("/metrics", endpoints.prometheus, methods=["GET"]),
             HttpRoute("/admin/reload", endpoints.admin_reload, methods=["POST"]),
+            HttpRoute("/admin/status", endpoints.admin_status, methods=["GET"]),
         ],
         exception_handlers={
             ProxyError: endpoints.on_proxy_error,

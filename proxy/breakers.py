@@ -12,6 +12,11 @@ gate of our own anyway. What it did for us is these few lines:
 
 Only an attempt's verdict moves it: a cancelled attempt or a client error reports nothing
 (`release`), since it says nothing about the provider's health (design.md §4).
+
+For the operator status (status.py) it also keeps what it already knows at no extra cost:
+when the state last changed and why, the attempts in flight (every admitted attempt ends in
+exactly one of record_success / record_failure / release, so one int goes up in `admit` and
+down there: no lock, no task, no clock read), and the last error (one clock read, on errors).
 """
 
 from __future__ import annotations
@@ -19,10 +24,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Literal
 
 from proxy.config import BreakerConfig
-from proxy.errors import UpstreamError
+from proxy.errors import QUOTA_COOLDOWN, UpstreamError
 
 log = logging.getLogger("proxy.breakers")
 
@@ -52,6 +58,8 @@ class CircuitBreaker:
         self.fail_counter = 0  # consecutive failures while closed
         self.success_counter = 0  # probe successes while half-open
         self._opened_at = 0.0
+        self.changed_at = clock()  # when the state last changed (monotonic)
+        self.reason = "started"  # why it is in its state
 
     @property
     def state(self) -> State:
@@ -89,9 +97,27 @@ class CircuitBreaker:
     def _move(self, new: State, why: str) -> None:
         old, self._state = self._state, new
         self.fail_counter = self.success_counter = 0
+        self.changed_at, self.reason = self._clock(), why
         log.warning("breaker of provider '%s': %s -> %s (%s)", self.name, old, new, why)
         if self._on_change is not None:
             self._on_change(self.name, new)
+
+
+@dataclass(frozen=True)
+class HealthSnapshot:
+    """One provider's health as status.py shows it; ages and waits in seconds."""
+
+    state: State
+    state_age: float  # since the breaker entered its state
+    state_reason: str
+    consecutive_failures: int
+    open_seconds_left: float
+    cooldown_seconds_left: float
+    cooldown_reason: str | None
+    in_flight: int  # attempts admitted and not yet judged
+    last_error: str | None  # the outcome
+    last_error_age: float | None
+    usable: bool  # a request arriving now would try it
 
 
 class ProviderHealth:
@@ -109,6 +135,9 @@ class ProviderHealth:
         self.breaker = CircuitBreaker(provider, config, clock, on_change)
         self._probe_taken = False
         self._cooldown_until = 0.0
+        self._cooldown_reason = ""
+        self.in_flight = 0  # admitted attempts without a verdict yet (see the docstring)
+        self._last_error: tuple[str, float] | None = None  # (outcome, monotonic time)
 
     @property
     def state(self) -> State:
@@ -120,6 +149,7 @@ class ProviderHealth:
             return "cooldown"
         breaker = self.breaker
         if breaker.state == "closed":
+            self.in_flight += 1
             return "ok"
         if breaker.state == "open":
             if breaker.seconds_open_left() > 0:
@@ -128,27 +158,60 @@ class ProviderHealth:
         if self._probe_taken:
             return "open"
         self._probe_taken = True
+        self.in_flight += 1
         return "probe"
 
     def record_success(self, admission: Admission) -> None:
+        self.in_flight -= 1
         if self._verdict_counts(admission):
             self.breaker.success()
 
     def record_failure(self, admission: Admission, exc: Exception) -> None:
+        self.in_flight -= 1
+        reason = exc.outcome if isinstance(exc, UpstreamError) else type(exc).__name__
+        self._last_error = (reason, self._clock())
         if self._verdict_counts(admission):
-            reason = exc.outcome if isinstance(exc, UpstreamError) else type(exc).__name__
             self.breaker.failure(reason)
 
-    def release(self, admission: Admission) -> None:
-        """The attempt ended without a verdict (client went away, client error)."""
+    def release(self, admission: Admission, error: UpstreamError | None = None) -> None:
+        """The attempt ended without a verdict on the provider's health (client went away,
+        client error, a rate limit or key problem: `error`, kept as the last error)."""
+        self.in_flight -= 1
+        if error is not None:
+            self._last_error = (error.outcome, self._clock())
         if admission == "probe":
             self._probe_taken = False
 
     def start_cooldown(self, seconds: float | None) -> float:
         """429: keep requests away for Retry-After (capped); returns the cooldown applied."""
         delay = DEFAULT_COOLDOWN if seconds is None else min(max(seconds, 0.0), self._max_cooldown)
-        self._cooldown_until = max(self._cooldown_until, self._clock() + delay)
+        until = self._clock() + delay
+        if until > self._cooldown_until:
+            self._cooldown_until = until
+            self._cooldown_reason = _cooldown_reason(seconds, delay)
         return delay
+
+    def snapshot(self) -> HealthSnapshot:
+        """For the status page only (not the request path): reads, never admits."""
+        now = self._clock()
+        breaker = self.breaker
+        cooling = max(0.0, self._cooldown_until - now)
+        open_left = breaker.seconds_open_left()
+        probe_busy = breaker.state == "half-open" and self._probe_taken
+        error, error_at = self._last_error or (None, None)
+        return HealthSnapshot(
+            state=breaker.state,
+            state_age=max(0.0, now - breaker.changed_at),
+            state_reason=breaker.reason,
+            consecutive_failures=breaker.fail_counter,
+            open_seconds_left=open_left,
+            cooldown_seconds_left=cooling,
+            cooldown_reason=self._cooldown_reason if cooling > 0 else None,
+            in_flight=self.in_flight,
+            last_error=error,
+            last_error_age=None if error_at is None else max(0.0, now - error_at),
+            usable=cooling == 0 and open_left == 0 and not probe_busy,
+        )
 
     def is_unavailable(self) -> bool:
         """Open (or cooling down) right now, without taking a probe slot."""
@@ -165,3 +228,13 @@ class ProviderHealth:
             return True
         # A late verdict from before the breaker opened says nothing new.
         return self.breaker.state == "closed"
+
+
+def _cooldown_reason(seconds: float | None, applied: float) -> str:
+    if seconds is None:
+        return f"rate limited (429) without a usable Retry-After: default {applied:g}s"
+    if seconds == QUOTA_COOLDOWN:  # errors.py's stand-in for "no Retry-After will end this"
+        return f"quota or spend limit exhausted (429): {applied:g}s"
+    if applied < seconds:
+        return f"rate limited (429), Retry-After {seconds:g}s capped at {applied:g}s"
+    return f"rate limited (429), Retry-After {seconds:g}s"

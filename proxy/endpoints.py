@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from proxy import metrics
+from proxy import metrics, status
 from proxy.asgi import error_parts
 from proxy.errors import ProxyError, internal_error, method_not_allowed, not_found
 
@@ -99,6 +99,19 @@ async def admin_reload(request: Request) -> Response:
     ok, message = await _gateway(request).reload()
     body = orjson.dumps({"reloaded": ok, "message": message})
     return Response(body, status_code=200 if ok else 422, media_type=JSON)
+
+
+async def admin_status(request: Request) -> Response:
+    """The operator status (status.py); admin auth as /admin/reload."""
+    if _state(request).admin_key is None:
+        raise ProxyError(
+            403,
+            "permission_error",
+            "Set admin.api_key in the config to enable /admin/status.",
+            code="admin_disabled",
+        )
+    _check_admin(request)
+    return Response(orjson.dumps(status.build(_gateway(request))), media_type=JSON)
 
 
 def _check_admin(request: Request) -> None:

@@ -270,7 +270,7 @@ class Router:
         if error.counts_for_breaker:
             route.health.record_failure(admission, error)
         else:
-            route.health.release(admission)
+            route.health.release(admission, error)
 
     def _exhausted(
         self, model: str, attempts: list[Attempt], errors: list[UpstreamError]

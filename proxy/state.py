@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import orjson
 
@@ -42,6 +42,7 @@ class AppState:
     model_objects: dict[str, bytes]  # GET /v1/models/{model}: the listed models' objects
     public_models: frozenset[str]
     admin_key: Authenticator | None
+    loaded_at: float = field(default_factory=time.time)  # wall clock: built at start or reload
 
     @property
     def max_body_bytes(self) -> int:

@@ -222,7 +222,7 @@ class StreamCall:
         elif error is not None and error.counts_for_breaker:
             health.record_failure(admission, error)
         else:
-            health.release(admission)
+            health.release(admission, error)
         metrics.observe_attempt(self.route.name, outcome, None)
         if outcome == "ok":
             return

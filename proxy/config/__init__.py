@@ -8,6 +8,7 @@ providers, routes (models), access (auth, admin), server; values holds the typed
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -60,6 +61,7 @@ class Config:
     admin: AdminConfig = field(default_factory=AdminConfig)
     warnings: tuple[str, ...] = ()
     embedding_models: frozenset[str] = frozenset()  # declared `kind: embeddings`
+    digest: str = ""  # sha256 of the YAML text it was parsed from (shown by /admin/status)
 
     def kind_of(self, model: str) -> ModelKind:
         return "embeddings" if model in self.embedding_models else "chat"
@@ -108,4 +110,5 @@ def parse_config(text: str, env: Mapping[str, str], source: str = "<config>") ->
         admin=admin,
         warnings=tuple(warnings),
         embedding_models=embedding_models,
+        digest=hashlib.sha256(text.encode()).hexdigest(),
     )
