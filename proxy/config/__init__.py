@@ -16,6 +16,7 @@ from types import MappingProxyType
 import yaml
 
 from proxy.config.access import AdminConfig, AuthConfig, parse_admin, parse_auth
+from proxy.config.keys import Budget, BudgetPeriod, KeyLimits, NamedKey, check_key_models
 from proxy.config.providers import (
     PROVIDER_TYPES,
     BreakerConfig,
@@ -27,6 +28,7 @@ from proxy.config.providers import (
 )
 from proxy.config.routes import Deployment, Price, parse_models
 from proxy.config.server import ServerConfig, parse_server
+from proxy.config.state import StateConfig, parse_state
 from proxy.config.values import ConfigError, Secret, expand_vars, mapping, reject_unknown
 
 __all__ = [
@@ -34,14 +36,19 @@ __all__ = [
     "AdminConfig",
     "AuthConfig",
     "BreakerConfig",
+    "Budget",
+    "BudgetPeriod",
     "Config",
     "ConfigError",
     "Deployment",
+    "KeyLimits",
+    "NamedKey",
     "Price",
     "ProviderConfig",
     "ProviderType",
     "Secret",
     "ServerConfig",
+    "StateConfig",
     "check_options",
     "expand_vars",
     "load_config",
@@ -57,6 +64,7 @@ class Config:
     auth: AuthConfig
     server: ServerConfig = field(default_factory=ServerConfig)
     admin: AdminConfig = field(default_factory=AdminConfig)
+    state: StateConfig = field(default_factory=StateConfig)
     warnings: tuple[str, ...] = ()
 
     def missing_vars_of(self, model: str) -> tuple[str, ...]:
@@ -86,13 +94,14 @@ def parse_config(text: str, env: Mapping[str, str], source: str = "<config>") ->
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ConfigError(f"{source}: invalid YAML{where}") from exc
     root = mapping(raw, "(top level)")
-    reject_unknown(root, "(top level)", {"providers", "models", "auth", "server", "admin"})
+    reject_unknown(root, "(top level)", {"providers", "models", "auth", "server", "admin", "state"})
     warnings: list[str] = []
     server = parse_server(root.get("server"))
     # A provider's pool follows what the server admits unless it sets its own cap.
     providers = parse_providers(root.get("providers"), env, warnings, server.max_in_flight)
     models = parse_models(root.get("models"), providers)
     auth = parse_auth(root.get("auth"), env)
+    check_key_models(auth.keys, models)
     admin = parse_admin(root.get("admin"), env)
     return Config(
         providers=MappingProxyType(providers),
@@ -100,5 +109,6 @@ def parse_config(text: str, env: Mapping[str, str], source: str = "<config>") ->
         auth=auth,
         server=server,
         admin=admin,
+        state=parse_state(root.get("state"), env),
         warnings=tuple(warnings),
     )
