@@ -14,7 +14,6 @@ import contextlib
 
 from proxy.config.state import OnUnavailable, StateConfig
 from proxy.tenancy.memory_store import MemoryStore
-from proxy.tenancy.redis_store import RedisStore
 from proxy.tenancy.store import (
     Ask,
     BackendErrors,
@@ -91,5 +90,8 @@ class FailoverStore:
 def build_store(config: StateConfig, errors: BackendErrors | None = None) -> Store:
     if config.backend == "memory" or config.redis_url is None:
         return MemoryStore()
+    # Imported here: redis-py costs start-up time that the memory default never pays.
+    from proxy.tenancy.redis_store import RedisStore
+
     shared = RedisStore(config.redis_url.value, config.key_prefix, config.timeout_ms, errors=errors)
     return FailoverStore(shared, config.on_unavailable, config.replicas_hint)
