@@ -1,10 +1,17 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from proxy.tenancy.memory_store import MemoryStore
+from proxy.tenancy.redis_store import RedisStore
+from proxy.tenancy.store import Store
 from tests.redis_server import RedisServer
+from tests.tenancy.clock import Clock
+
+START = 1_700_000_000.0  # on a bucket boundary: bucket expiries are easy to state
 
 
 @pytest.fixture(scope="session")
@@ -23,3 +30,17 @@ def own_redis() -> Iterator[RedisServer]:
     server.start()
     yield server
     server.close()
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def store_and_clock(
+    request: pytest.FixtureRequest, shared_redis: RedisServer
+) -> AsyncIterator[tuple[Store, Clock]]:
+    """Each backend on a settable clock (Redis: the script takes `now` from the caller)."""
+    clock = Clock(START)
+    if request.param == "memory":
+        yield MemoryStore(clock), clock
+        return
+    store = RedisStore(shared_redis.url, f"t-{uuid.uuid4().hex}:", 1000, clock=clock)
+    yield store, clock
+    await store.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import uuid
-from collections.abc import AsyncIterator, Callable
 
 import pytest
 
@@ -16,7 +15,6 @@ from tests.redis_server import RedisServer
 from tests.tenancy.clock import Clock
 
 _TICKETS = itertools.count()
-START = 1_700_000_000.0  # on a bucket boundary: bucket expiries are easy to state
 
 
 def ask(
@@ -27,19 +25,6 @@ def ask(
 
 def settle(a: Ask, d: Decision, requests: int, tokens: int, micros: int) -> Settlement:
     return Settlement(a.key, a.ticket, d.bucket, a.period, 0, requests, tokens, micros)
-
-
-@pytest.fixture(params=["memory", "redis"])
-async def store_and_clock(
-    request: pytest.FixtureRequest, shared_redis: RedisServer
-) -> AsyncIterator[tuple[Store, Clock]]:
-    clock = Clock(START)
-    if request.param == "memory":
-        yield MemoryStore(clock), clock
-        return
-    store = RedisStore(shared_redis.url, f"t-{uuid.uuid4().hex}:", 1000, clock=clock)
-    yield store, clock
-    await store.close()
 
 
 async def test_rpm_counts_a_sliding_minute(store_and_clock: tuple[Store, Clock]) -> None:
@@ -138,9 +123,6 @@ async def test_cooldown_is_set_and_runs_out(store_and_clock: tuple[Store, Clock]
     left = await store.cooldown("openai")
     assert 4.0 < left <= 5.0
     assert await store.cooldown("claude") == 0.0
-
-
-Factory = Callable[[], Store]
 
 
 async def _race(stores: list[Store], n: int, quota: Quota) -> int:
