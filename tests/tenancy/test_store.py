@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import random
 import uuid
 
 import pytest
@@ -13,6 +14,7 @@ from proxy.tenancy.redis_store import RedisStore
 from proxy.tenancy.store import Ask, Decision, Quota, Settlement, Store
 from tests.redis_server import RedisServer
 from tests.tenancy.clock import Clock
+from tests.tenancy.conftest import START
 
 _TICKETS = itertools.count()
 
@@ -148,3 +150,31 @@ async def test_concurrent_reservations_across_replicas_never_exceed_the_limit(
     finally:
         for s in stores:
             await s.close()
+
+
+@pytest.mark.parametrize("replicas", [1, 3])
+async def test_no_minute_ever_holds_more_than_rpm_whatever_the_spread(
+    shared_redis: RedisServer, replicas: int
+) -> None:
+    """The acceptance line: rpm 60 across replicas, requests at random moments over 3 minutes
+    in bursts and trickles; every 60 s span starting at an accepted request holds <= 60."""
+    rng = random.Random(11)
+    clock = Clock(START + 0.123)
+    prefix = f"spread-{uuid.uuid4().hex}:"
+    stores: list[Store] = (
+        [RedisStore(shared_redis.url, prefix, 2000, clock=clock) for _ in range(replicas)]
+        if replicas > 1
+        else [MemoryStore(clock)]
+    )
+    accepted: list[float] = []
+    try:
+        for _ in range(600):
+            clock.advance(rng.choice([0.0, 0.0, 0.001, 0.05, 0.3, 0.9, 2.5]))
+            store = rng.choice(stores)
+            if (await store.reserve(ask(Quota(rpm=60)))).refused is None:
+                accepted.append(clock.now)
+    finally:
+        for s in stores:
+            await s.close()
+    worst = max(sum(1 for u in accepted if t <= u < t + 60) for t in accepted)
+    assert 55 <= worst <= 60  # never above the limit, and the limit is actually reachable
