@@ -99,10 +99,20 @@ class Limiter:
         self._store = store
         self._lease_ms = int(lease_s * 1000)  # longer than any request may run
         self._wall = wall
+        self._periods: dict[Literal["day", "month"], tuple[str, float]] = {}  # kind -> (id, end)
+
+    def _period(self, kind: BudgetPeriod, now: float) -> tuple[str, int]:
+        """period_of, with the calendar computed once per period rather than per request."""
+        if kind == "total":
+            return "total", 0
+        cached = self._periods.get(kind)
+        if cached is None or now >= cached[1]:
+            self._periods[kind] = cached = period_bounds(kind, now)
+        return cached[0], int(cached[1] - now) + _DAY
 
     async def reserve(self, tenant: Tenant, tokens: int, usd: float) -> Reservation:
         budget = tenant.key.budget
-        period, ttl = period_of(budget.period if budget else "month", self._wall())
+        period, ttl = self._period(budget.period if budget else "month", self._wall())
         ask = Ask(
             key=tenant.name,
             quota=tenant.quota,
@@ -128,15 +138,20 @@ def micros(usd: float) -> int:
 
 def period_of(period: BudgetPeriod, now: float) -> tuple[str, int]:
     """The UTC calendar period's id and how long its spend must be kept (its rest + a day)."""
-    t = dt.datetime.fromtimestamp(now, dt.UTC)
     if period == "total":
         return "total", 0
+    ident, end = period_bounds(period, now)
+    return ident, int(end - now) + _DAY
+
+
+def period_bounds(period: Literal["day", "month"], now: float) -> tuple[str, float]:
+    """The id of the UTC day or month holding `now`, and the instant it ends."""
+    t = dt.datetime.fromtimestamp(now, dt.UTC)
     if period == "day":
         end = dt.datetime(t.year, t.month, t.day, tzinfo=dt.UTC) + dt.timedelta(days=1)
-        return f"d{t:%Y-%m-%d}", int(end.timestamp() - now) + _DAY
+        return f"d{t:%Y-%m-%d}", end.timestamp()
     year, month = (t.year + 1, 1) if t.month == 12 else (t.year, t.month + 1)
-    end = dt.datetime(year, month, 1, tzinfo=dt.UTC)
-    return f"m{t:%Y-%m}", int(end.timestamp() - now) + _DAY
+    return f"m{t:%Y-%m}", dt.datetime(year, month, 1, tzinfo=dt.UTC).timestamp()
 
 
 def _refusal(

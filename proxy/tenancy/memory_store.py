@@ -17,12 +17,13 @@ from proxy.tenancy.store import Ask, Decision, LimitName, Settlement, Usage
 _KEPT_PERIODS = 2  # the current budget period and the one before (late settlements)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Counters:
-    requests: dict[int, int] = field(default_factory=dict)
-    tokens: dict[int, int] = field(default_factory=dict)
+    requests: windows.Window = field(default_factory=windows.Window)
+    tokens: windows.Window = field(default_factory=windows.Window)
     leases: dict[str, int] = field(default_factory=dict)  # ticket -> expiry, ms
     spent: dict[str, int] = field(default_factory=dict)  # period -> micro-dollars
+    swept_ms: int = 0  # last time expired leases were dropped
 
 
 class MemoryStore:
@@ -37,26 +38,29 @@ class MemoryStore:
     async def reserve(self, ask: Ask) -> Decision:
         now = self._now_ms()
         c = self._keys.setdefault(ask.key, _Counters())
-        requests = windows.prune(c.requests, now)
-        tokens = windows.prune(c.tokens, now)
-        for ticket in [t for t, until in c.leases.items() if until <= now]:
-            del c.leases[ticket]
+        requests = c.requests.live_total(now)
+        tokens = c.tokens.live_total(now)
+        # Exact where in-flight is limited; otherwise once a bucket, so leases stay bounded.
+        if ask.quota.in_flight is not None or now - c.swept_ms >= windows.BUCKET_MS:
+            c.swept_ms = now
+            for ticket in [t for t, until in c.leases.items() if until <= now]:
+                del c.leases[ticket]
         refused, retry = self._check(ask, c, now, requests, tokens)
         bucket = windows.bucket_of(now)
         if refused is None:
-            c.requests[bucket] = c.requests.get(bucket, 0) + 1
-            c.tokens[bucket] = c.tokens.get(bucket, 0) + ask.tokens
+            c.requests.add(bucket, 1)
+            c.tokens.add(bucket, ask.tokens)
             c.leases[ask.ticket] = now + ask.lease_ms
             self._spend(c, ask.period, ask.micros)
             requests, tokens = requests + 1, tokens + ask.tokens
         return Decision(
-            refused=refused,
-            retry_after_ms=retry,
-            requests_used=requests,
-            requests_reset_ms=windows.reset_ms(c.requests, now),
-            tokens_used=tokens,
-            tokens_reset_ms=windows.reset_ms(c.tokens, now),
-            bucket=bucket,
+            refused,
+            retry,
+            requests,
+            c.requests.reset_ms(now),
+            tokens,
+            c.tokens.reset_ms(now),
+            bucket,
         )
 
     @staticmethod
@@ -65,9 +69,9 @@ class MemoryStore:
     ) -> tuple[LimitName | None, int]:
         q = ask.quota
         if q.rpm is not None and requests + 1 > q.rpm:
-            return "rpm", windows.retry_ms(c.requests, now, requests, 1, q.rpm)
+            return "rpm", windows.retry_ms(c.requests.buckets, now, requests, 1, q.rpm)
         if q.tpm is not None and tokens + ask.tokens > q.tpm:
-            return "tpm", windows.retry_ms(c.tokens, now, tokens, ask.tokens, q.tpm)
+            return "tpm", windows.retry_ms(c.tokens.buckets, now, tokens, ask.tokens, q.tpm)
         if q.in_flight is not None and len(c.leases) + 1 > q.in_flight:
             return "in_flight", windows.BUCKET_MS
         if (
@@ -89,13 +93,11 @@ class MemoryStore:
         if c is None:
             return
         c.leases.pop(s.ticket, None)
-        windows.prune(c.requests, self._now_ms())
-        windows.prune(c.tokens, self._now_ms())
-        # A bucket that already left the window is not resurrected.
-        if s.bucket in c.requests:
-            c.requests[s.bucket] = max(0, c.requests[s.bucket] + s.requests_delta)
-        if s.bucket in c.tokens:
-            c.tokens[s.bucket] = max(0, c.tokens[s.bucket] + s.tokens_delta)
+        now = self._now_ms()
+        c.requests.live_total(now)
+        c.tokens.live_total(now)
+        c.requests.adjust(s.bucket, s.requests_delta)
+        c.tokens.adjust(s.bucket, s.tokens_delta)
         if s.micros_delta and s.period in c.spent:
             c.spent[s.period] = max(0, c.spent[s.period] + s.micros_delta)
 
@@ -106,8 +108,8 @@ class MemoryStore:
         now = self._now_ms()
         live = sum(1 for until in c.leases.values() if until > now)
         return Usage(
-            windows.prune(c.requests, now),
-            windows.prune(c.tokens, now),
+            c.requests.live_total(now),
+            c.tokens.live_total(now),
             live,
             c.spent.get(period, 0),
         )

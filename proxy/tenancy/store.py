@@ -45,7 +45,7 @@ class Quota:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built per request, and frozen __init__ is slower
 class Ask:
     """One reservation: everything is taken or nothing is."""
 
@@ -59,7 +59,7 @@ class Ask:
     ticket: str  # unique per reservation
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built per request, and frozen __init__ is slower
 class Decision:
     refused: LimitName | None  # None: reserved
     retry_after_ms: int  # when refused: until the ask could fit
@@ -74,7 +74,7 @@ class Decision:
         return replace(self, local=True)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built per request, and frozen __init__ is slower
 class Settlement:
     """The one correction of a reservation: actual minus reserved, and the in-flight slot back."""
 

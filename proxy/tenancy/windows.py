@@ -14,6 +14,7 @@ The Lua script in redis_store.py implements the same rules; tests run both over 
 from __future__ import annotations
 
 from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass, field
 
 BUCKET_MS = 1000
 WINDOW_MS = 60_000
@@ -53,3 +54,40 @@ def retry_ms(buckets: Mapping[int, int], now_ms: int, used: int, cost: int, limi
         if used - freed + cost <= limit:
             return expiry_ms(b, now_ms)
     return WINDOW_MS
+
+
+@dataclass(slots=True)
+class Window:
+    """One counter of the memory backend: buckets plus a running total, so the common call
+    (nothing expired since the last one) is O(1); pruning runs at most once per bucket."""
+
+    buckets: dict[int, int] = field(default_factory=dict)
+    total: int = 0
+    oldest: int = 0  # smallest bucket present (0: none yet)
+    newest: int = 0  # largest bucket present
+
+    def live_total(self, now_ms: int) -> int:
+        if self.buckets and self.oldest < bucket_of(now_ms) - SPAN:
+            self.total = prune(self.buckets, now_ms)
+            self.oldest = min(self.buckets, default=0)
+        return self.total
+
+    def add(self, bucket: int, n: int) -> None:
+        if not self.buckets or bucket < self.oldest:
+            self.oldest = bucket
+        self.newest = max(self.newest, bucket)
+        self.buckets[bucket] = self.buckets.get(bucket, 0) + n
+        self.total += n
+
+    def adjust(self, bucket: int, delta: int) -> None:
+        """Correct a bucket still in the window (an expired one is not resurrected)."""
+        old = self.buckets.get(bucket)
+        if old is not None:
+            new = max(0, old + delta)
+            self.buckets[bucket] = new
+            self.total += new - old
+
+    def reset_ms(self, now_ms: int) -> int:
+        if self.buckets.get(self.newest, 0) > 0:
+            return expiry_ms(self.newest, now_ms)
+        return reset_ms(self.buckets, now_ms)  # the newest bucket was given back: look
