@@ -87,3 +87,27 @@ async def test_a_cooldown_set_by_one_replica_is_seen_by_the_others(
     finally:
         await a.close()
         await b.close()
+
+
+async def test_calls_timed_out_during_a_hang_give_their_sockets_back(
+    own_redis: RedisServer,
+) -> None:
+    """More timed-out calls than the pool has sockets: none may keep one, or the store would
+    stay unavailable after Redis recovers."""
+    store = RedisStore(own_redis.url, f"t-{uuid.uuid4().hex}:", 500, max_connections=2)
+    try:
+        await until_answers(store)
+        own_redis.pause()
+        results = await asyncio.wait_for(
+            asyncio.gather(
+                *(store.reserve(ask(Quota())) for _ in range(8)), return_exceptions=True
+            ),
+            NO_HANG,
+        )
+        assert all(isinstance(r, StateUnavailable) for r in results)
+        own_redis.resume()
+        await until_answers(store)
+        decisions = await asyncio.gather(*(store.reserve(ask(Quota())) for _ in range(8)))
+        assert all(d.refused is None for d in decisions)
+    finally:
+        await store.close()
