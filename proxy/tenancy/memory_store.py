@@ -37,7 +37,9 @@ class MemoryStore:
 
     async def reserve(self, ask: Ask) -> Decision:
         now = self._now_ms()
-        c = self._keys.setdefault(ask.key, _Counters())
+        c = self._keys.get(ask.key)
+        if c is None:
+            c = self._keys[ask.key] = _Counters()
         requests = c.requests.live_total(now)
         tokens = c.tokens.live_total(now)
         # Exact where in-flight is limited; otherwise once a bucket, so leases stay bounded.
