@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import time
+import uuid
 from typing import Literal
 
 import httpx
@@ -15,7 +17,9 @@ from proxy.config import Budget, BudgetPeriod, KeyLimits, NamedKey, Secret
 from proxy.tenancy.limiter import Limiter, LimitExceeded, period_of
 from proxy.tenancy.memory_store import MemoryStore
 from proxy.tenancy.policy import Tenant, tenant_of
+from proxy.tenancy.redis_store import RedisStore
 from proxy.tenancy.store import Store
+from tests.redis_server import RedisServer
 from tests.tenancy.clock import Clock
 
 KEY = "sk-search-team-secret"
@@ -32,9 +36,9 @@ def limiter_on(store: Store, clock: Clock) -> Limiter:
     return Limiter(store, lease_s=660, wall=clock)
 
 
-async def test_headers_carry_openai_meaning() -> None:
-    clock = Clock()
-    limiter = limiter_on(MemoryStore(clock), clock)
+async def test_headers_carry_openai_meaning(store_and_clock: tuple[Store, Clock]) -> None:
+    store, clock = store_and_clock
+    limiter = limiter_on(store, clock)
     t = tenant(KeyLimits(rpm=60, tpm=1000))
     await limiter.reserve(t, 100, 0)
     clock.advance(0.25)
@@ -101,6 +105,7 @@ async def test_no_headers_without_limits() -> None:
     ],
 )
 async def test_the_second_request_is_refused_with_a_named_limit(
+    store_and_clock: tuple[Store, Clock],
     limits: KeyLimits,
     budget: Budget | None,
     tokens: int,
@@ -110,8 +115,8 @@ async def test_the_second_request_is_refused_with_a_named_limit(
     retry_header: bytes,
     words: str,
 ) -> None:
-    clock = Clock()
-    limiter = limiter_on(MemoryStore(clock), clock)
+    store, clock = store_and_clock
+    limiter = limiter_on(store, clock)
     t = tenant(limits, budget)
     await limiter.reserve(t, tokens, usd)
     with pytest.raises(LimitExceeded) as info:
@@ -203,3 +208,31 @@ def test_budget_periods_are_utc_calendar_periods(
     period: BudgetPeriod, at: dt.datetime, expected: tuple[str, int]
 ) -> None:
     assert period_of(period, at.timestamp()) == expected
+
+
+async def test_a_budget_burst_across_replicas_stops_within_the_reservations(
+    shared_redis: RedisServer,
+) -> None:
+    """$0.01 budget, 60 concurrent requests reserving $0.001 each on three replicas: exactly
+    ten fit; each then uses less than it reserved, so the spend stays under the budget."""
+    prefix = f"budget-{uuid.uuid4().hex}:"
+    stores = [RedisStore(shared_redis.url, prefix, 2000) for _ in range(3)]
+    t = tenant(budget=Budget(0.01, "day"))
+    try:
+        now = time.time()  # one wall clock: the test cannot straddle midnight
+        limiters = [Limiter(s, lease_s=660, wall=lambda: now) for s in stores]
+        outcomes = await asyncio.gather(
+            *(limiters[i % 3].reserve(t, 100, 0.001) for i in range(60)), return_exceptions=True
+        )
+        granted = [o for o in outcomes if not isinstance(o, BaseException)]
+        refused = [o for o in outcomes if isinstance(o, LimitExceeded)]
+        assert (len(granted), len(refused)) == (10, 50)
+        assert {r.error_type for r in refused} == {"insufficient_quota"}
+        for reservation in granted:
+            await reservation.reconcile(80, 0.0008)
+        period, _ = period_of("day", now)
+        spent = (await stores[0].usage("search-team", period)).spent_micros
+        assert spent == 8000 <= 10_000
+    finally:
+        for s in stores:
+            await s.close()
