@@ -17,6 +17,7 @@ from types import MappingProxyType
 import yaml
 
 from proxy.config.access import AdminConfig, AuthConfig, parse_admin, parse_auth
+from proxy.config.keys import Budget, BudgetPeriod, KeyLimits, NamedKey, check_key_models
 from proxy.config.providers import (
     PROVIDER_TYPES,
     BreakerConfig,
@@ -28,6 +29,7 @@ from proxy.config.providers import (
 )
 from proxy.config.routes import Deployment, ModelKind, Price, parse_model_kinds, parse_models
 from proxy.config.server import ServerConfig, parse_server
+from proxy.config.state import StateConfig, parse_state
 from proxy.config.values import ConfigError, Secret, expand_vars, mapping, reject_unknown
 
 __all__ = [
@@ -35,15 +37,20 @@ __all__ = [
     "AdminConfig",
     "AuthConfig",
     "BreakerConfig",
+    "Budget",
+    "BudgetPeriod",
     "Config",
     "ConfigError",
     "Deployment",
+    "KeyLimits",
     "ModelKind",
+    "NamedKey",
     "Price",
     "ProviderConfig",
     "ProviderType",
     "Secret",
     "ServerConfig",
+    "StateConfig",
     "check_options",
     "expand_vars",
     "load_config",
@@ -59,6 +66,7 @@ class Config:
     auth: AuthConfig
     server: ServerConfig = field(default_factory=ServerConfig)
     admin: AdminConfig = field(default_factory=AdminConfig)
+    state: StateConfig = field(default_factory=StateConfig)
     warnings: tuple[str, ...] = ()
     embedding_models: frozenset[str] = frozenset()  # declared `kind: embeddings`
     digest: str = ""  # sha256 of the YAML text it was parsed from (shown by /admin/status)
@@ -93,7 +101,7 @@ def parse_config(text: str, env: Mapping[str, str], source: str = "<config>") ->
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ConfigError(f"{source}: invalid YAML{where}") from exc
     root = mapping(raw, "(top level)")
-    reject_unknown(root, "(top level)", {"providers", "models", "auth", "server", "admin"})
+    reject_unknown(root, "(top level)", {"providers", "models", "auth", "server", "admin", "state"})
     warnings: list[str] = []
     server = parse_server(root.get("server"))
     # A provider's pool follows what the server admits unless it sets its own cap.
@@ -101,6 +109,7 @@ def parse_config(text: str, env: Mapping[str, str], source: str = "<config>") ->
     models = parse_models(root.get("models"), providers)
     embedding_models = parse_model_kinds(root.get("models"))
     auth = parse_auth(root.get("auth"), env)
+    check_key_models(auth.keys, models)
     admin = parse_admin(root.get("admin"), env)
     return Config(
         providers=MappingProxyType(providers),
@@ -108,6 +117,7 @@ def parse_config(text: str, env: Mapping[str, str], source: str = "<config>") ->
         auth=auth,
         server=server,
         admin=admin,
+        state=parse_state(root.get("state"), env),
         warnings=tuple(warnings),
         embedding_models=embedding_models,
         digest=hashlib.sha256(text.encode()).hexdigest(),

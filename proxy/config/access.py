@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from proxy.config.keys import NamedKey, parse_keys
 from proxy.config.values import (
     ConfigError,
     Secret,
@@ -28,6 +29,7 @@ class AdminConfig:
 class AuthConfig:
     api_keys: tuple[Secret, ...] = ()
     disabled: bool = False
+    keys: tuple[NamedKey, ...] = ()  # named keys (tenants): see proxy/config/keys.py
 
 
 def parse_admin(raw: Any, env: Mapping[str, str]) -> AdminConfig:
@@ -49,7 +51,7 @@ def parse_admin(raw: Any, env: Mapping[str, str]) -> AdminConfig:
 
 def parse_auth(raw: Any, env: Mapping[str, str]) -> AuthConfig:
     data = mapping(raw if raw is not None else {}, "auth")
-    reject_unknown(data, "auth", {"api_keys", "disabled"})
+    reject_unknown(data, "auth", {"api_keys", "disabled", "keys"})
     disabled = boolean(data, "disabled", "auth", False)
     keys_raw = data.get("api_keys", [])
     if not isinstance(keys_raw, list):
@@ -65,12 +67,13 @@ def parse_auth(raw: Any, env: Mapping[str, str]) -> AuthConfig:
             if len(value) < 8:
                 raise ConfigError(f"auth.api_keys[{i}]: a client key must be at least 8 characters")
             keys.append(Secret(value))
-    if disabled and keys:
+    named = parse_keys(data.get("keys"), env)
+    if disabled and (keys or named):
         raise ConfigError("auth: 'disabled: true' and api_keys exclude each other")
-    if not disabled and not keys:
+    if not disabled and not keys and not named:
         hint = f" (set {', '.join(missing)})" if missing else ""
         raise ConfigError(
             f"auth.api_keys: no client key is configured{hint}; "
             "to run without authentication write 'auth: {disabled: true}'"
         )
-    return AuthConfig(api_keys=tuple(keys), disabled=disabled)
+    return AuthConfig(api_keys=tuple(keys), disabled=disabled, keys=named)
