@@ -87,12 +87,13 @@ class ChatEndpoint:
         trace.stream = req.stream
         ctx = new_context(req, f"chatcmpl-{new_id()}")
         loop = self._loop or self._bind_loop()
+        bounded = self.gateway.lifecycle.bounded  # a drain ends the wait with a 503
         with DisconnectWatch(receive, loop) as watch:
             if req.stream:
-                stream = await state.router.open_stream(req, ctx, request_id, trace)
+                stream = await bounded(state.router.open_stream(req, ctx, request_id, trace))
                 await self._send_stream(send, stream, watch)
                 return
-            reply = await state.router.complete(req, ctx, request_id, trace)
+            reply = await bounded(state.router.complete(req, ctx, request_id, trace))
         trace.usage = reply.usage
         await send_whole(send, 200, reply.body, [(b"content-type", JSON_TYPE), *served(trace)])
         trace.finish(200)

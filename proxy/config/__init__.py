@@ -13,8 +13,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-import yaml
-
 from proxy.config.access import AdminConfig, AuthConfig, parse_admin, parse_auth
 from proxy.config.providers import (
     PROVIDER_TYPES,
@@ -27,6 +25,7 @@ from proxy.config.providers import (
 )
 from proxy.config.routes import Deployment, Price, parse_models
 from proxy.config.server import ServerConfig, parse_server
+from proxy.config.source import load_yaml, read_text
 from proxy.config.values import ConfigError, Secret, expand_vars, mapping, reject_unknown
 
 __all__ = [
@@ -70,21 +69,20 @@ class Config:
 
 
 def load_config(path: str, env: Mapping[str, str] | None = None) -> Config:
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read config file ({exc.strerror})") from exc
-    return parse_config(text, os.environ if env is None else env, source=path)
+    return parse_config(read_text(path), os.environ if env is None else env, source=path)
 
 
 def parse_config(text: str, env: Mapping[str, str], source: str = "<config>") -> Config:
+    """Every failure is a one-line ConfigError (the CLI's exit 2), never a traceback: an
+    unexpected ValueError or TypeError from a parser below is reported by its YAML-free
+    kind only, since its message may quote an expanded ${VAR} (a secret)."""
     try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{source}: invalid YAML{where}") from exc
+        return _parse(load_yaml(text, source), env)
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise ConfigError(f"{source}: invalid config ({type(exc).__name__})") from None
+
+
+def _parse(raw: object, env: Mapping[str, str]) -> Config:
     root = mapping(raw, "(top level)")
     reject_unknown(root, "(top level)", {"providers", "models", "auth", "server", "admin"})
     warnings: list[str] = []

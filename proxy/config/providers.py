@@ -22,6 +22,7 @@ from proxy.config.values import (
     mapping,
     number,
     reject_unknown,
+    shown,
 )
 
 ProviderType = Literal["openai", "anthropic", "gemini", "mock"]
@@ -99,7 +100,7 @@ def _parse_provider(
     ptype = data.get("type")
     if ptype not in PROVIDER_TYPES:
         raise ConfigError(
-            f"{path}.type: expected one of {', '.join(PROVIDER_TYPES)}, got {ptype!r}"
+            f"{path}.type: expected one of {', '.join(PROVIDER_TYPES)}, got {shown(ptype)}"
         )
     base_url = ""
     if ptype != "mock":
@@ -165,7 +166,7 @@ def provider_option(config: ProviderConfig, key: str, kind: type, default: Any) 
     value = config.options.get(key, default)
     if (isinstance(value, bool) and kind is not bool) or not isinstance(value, kind):
         path = f"providers.{config.name}.options.{key}"
-        raise ConfigError(f"{path}: expected {kind.__name__}, got {value!r}")
+        raise ConfigError(f"{path}: expected {kind.__name__}, got {shown(value)}")
     return value
 
 

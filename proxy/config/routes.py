@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from proxy.config.providers import ProviderConfig
-from proxy.config.values import ConfigError, mapping, number, reject_unknown
+from proxy.config.values import ConfigError, mapping, number, reject_unknown, shown
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def _parse_deployment(raw: Any, path: str, providers: Mapping[str, ProviderConfi
     provider = data.get("provider")
     if not isinstance(provider, str) or provider not in providers:
         known = ", ".join(sorted(providers))
-        raise ConfigError(f"{path}.provider: unknown provider {provider!r} (known: {known})")
+        raise ConfigError(f"{path}.provider: unknown provider {shown(provider)} (known: {known})")
     model = data.get("model")
     if not isinstance(model, str) or not model:
         raise ConfigError(f"{path}.model: expected the upstream model name as a string")
