@@ -16,6 +16,9 @@ import yaml
 from proxy.config.values import ConfigError
 
 MAX_NODES = 100_000  # far above any real routing table (a few hundred nodes)
+# libyaml's parser where installed (PyYAML wheels ship it): the pure-Python one takes
+# seconds to compose a file near MAX_NODES.
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MAX_ALIASES = 1_000  # anchors are for sharing a breaker block, not for building structures
 
 
@@ -30,12 +33,12 @@ def read_text(path: str) -> str:
 
 
 def load_yaml(text: str, source: str) -> Any:
-    loader = yaml.SafeLoader(text)
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
         if node is None:
             return None
-        _check_size(node, source)
+        _check_size(node, source, MAX_NODES)
         return loader.construct_document(node)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -46,7 +49,7 @@ def load_yaml(text: str, source: str) -> Any:
         loader.dispose()
 
 
-def _check_size(root: yaml.Node, source: str) -> None:
+def _check_size(root: yaml.Node, source: str, limit: int) -> None:
     """The expanded node count, computed once per distinct node (iteratively: a deep
     document must not hit the recursion limit either)."""
     sizes: dict[int, int] = {}
@@ -67,8 +70,8 @@ def _check_size(root: yaml.Node, source: str) -> None:
             stack.extend((child, False) for child in children)
             continue
         total = 1 + sum(sizes.get(id(child), 1) for child in children)
-        if total > MAX_NODES:
-            raise ConfigError(f"{source}: the YAML expands to more than {MAX_NODES} values")
+        if total > limit:
+            raise ConfigError(f"{source}: the YAML expands to more than {limit} values")
         sizes[key] = total
 
 
