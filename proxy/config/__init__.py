@@ -68,6 +68,9 @@ class Config:
         return tuple(d for d in self.models.get(model, ()) if self.providers[d.provider].enabled)
 
 
+_LOOPBACK = frozenset({"127.0.0.1", "::1"})
+
+
 def load_config(path: str, env: Mapping[str, str] | None = None) -> Config:
     return parse_config(read_text(path), os.environ if env is None else env, source=path)
 
@@ -91,6 +94,11 @@ def _parse(raw: object, env: Mapping[str, str]) -> Config:
     auth = parse_auth(root.get("auth"), env)
     server = parse_server(root.get("server"))
     admin = parse_admin(root.get("admin"), env)
+    if admin.port is not None and admin.api_key is None and admin.host not in _LOOPBACK:
+        warnings.append(
+            f"admin.host {admin.host} without admin.api_key: /metrics is open to anyone who "
+            "can reach port " + str(admin.port)
+        )
     return Config(
         providers=MappingProxyType(providers),
         models=MappingProxyType(models),
