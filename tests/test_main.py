@@ -11,6 +11,7 @@ import pytest
 
 from proxy.__main__ import load_validated
 from proxy.config import ConfigError
+from tests.config.test_source import BOMB
 
 MOCK = """
 providers:
@@ -44,15 +45,7 @@ CASES = {
         + "auth: {disabled: true}\n",
         "config error: providers.o.base_url: not a valid URL",
     ),
-    "alias bomb": (
-        "a: &a [x,x,x,x,x,x,x,x,x]\n"
-        + "".join(
-            f"{c}: &{c} [{', '.join([f'*{p}'] * 9)}]\n"
-            for p, c in zip("abcdefgh", "bcdefghi", strict=True)
-        )
-        + "providers: *i\n",
-        "config error: ",
-    ),
+    "alias bomb": (BOMB, "config error: "),
     "admin port is the API port": (
         MOCK + "auth: {disabled: true}\nadmin: {port: 18080}\n",
         "config error: admin.port: 18080 is the API port (--port)",

@@ -9,14 +9,15 @@ from proxy.config import ConfigError, parse_config, source
 from proxy.config.source import load_yaml
 from proxy.config.values import shown
 
-# 517 bytes that describe 9**9 strings (the "billion laughs").
+# About 500 bytes that describe 9**9 strings (the "billion laughs"), where a bad value used
+# to be repr()'d into its error message (MemoryError after half a minute).
 BOMB = "\n".join(
-    ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    ["providers:", "  p:", "    options:", "      a: &a [lol,lol,lol,lol,lol,lol,lol,lol,lol]"]
     + [
-        f"{c}: &{c} [*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p}]"
+        f"      {c}: &{c} [*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p}]"
         for p, c in zip("abcdefgh", "bcdefghi", strict=True)
     ]
-    + ["providers: *i"]
+    + ["    type: *i"]
 )
 
 
