@@ -12,7 +12,7 @@ import tempfile
 from typing import Any
 
 from proxy.config import Config, ConfigError, load_config
-from proxy.logs import log_fields, setup_logging
+from proxy.logs import flush_logs, log_fields, setup_logging
 
 log = logging.getLogger("proxy")
 
@@ -56,7 +56,11 @@ def load_or_exit(path: str, announce: bool = True) -> Config:
     try:
         config = load_validated(path)
     except ConfigError as exc:
-        print(f"config error: {exc}", file=sys.stderr)
+        if announce:  # a worker (re)started by the supervisor, e.g. on SIGHUP: a log line
+            log.error("config error, this worker does not start: %s", exc)
+            flush_logs()
+        else:
+            print(f"config error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     if announce:
         for warning in config.warnings:

@@ -3,13 +3,14 @@ and nothing in that line is an expanded ${VAR}."""
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from proxy.__main__ import load_validated
+from proxy.__main__ import load_or_exit, load_validated
 from proxy.config import ConfigError
 from tests.config.test_source import BOMB
 
@@ -67,3 +68,14 @@ def test_load_validated_refuses_what_the_app_would_refuse(tmp_path: Path) -> Non
     path.write_text(MOCK + 'auth: {api_keys: ["sha256:' + "z" * 64 + '"]}\n')
     with pytest.raises(ConfigError, match=r"^auth\.api_keys\[0\]: sha256:"):
         load_validated(str(path))
+
+
+def test_a_worker_that_cannot_load_the_config_logs_why(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("providers: {")  # e.g. a broken file picked up by a SIGHUP restart
+    with caplog.at_level(logging.ERROR, logger="proxy"), pytest.raises(SystemExit) as exit_:
+        load_or_exit(str(path))
+    assert exit_.value.code == 2
+    assert any(r.getMessage().startswith("config error, this worker") for r in caplog.records)

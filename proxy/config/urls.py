@@ -10,8 +10,11 @@ resolver reads `0xa9fea9fe`, `169.254.43518` and `0251.0376.0251.0376` as 169.25
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from urllib.parse import urlsplit
+
+import httpx
 
 from proxy.config.values import ConfigError
 
@@ -32,28 +35,41 @@ _METADATA_NAMES = frozenset(
     }
 )
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_HOSTNAME = re.compile(r"[a-z0-9_.-]+")  # after IDNA: what DNS can resolve
 
 
 def parse_base_url(url: str, path: str) -> str:
     """`url` is the expanded value: errors say what is wrong, never echo it (it may hold a
     ${VAR}'s value)."""
+    invalid = f"{path}: not a valid URL (check brackets and the port)"
     try:
         parts = urlsplit(url)
         host = parts.hostname
         parts.port  # noqa: B018 (validates the port: a bad one raises ValueError)
     except ValueError:
-        raise ConfigError(f"{path}: not a valid URL (check brackets and the port)") from None
+        raise ConfigError(invalid) from None
     if parts.scheme not in ("http", "https") or not host:
         raise ConfigError(f"{path}: expected an http(s) URL such as https://api.example.com/v1")
     if parts.username or parts.password:
         raise ConfigError(f"{path}: credentials in the URL are not allowed; use api_key")
     if parts.query or parts.fragment:
         raise ConfigError(f"{path}: must not have a query or fragment")
+    _refuse_metadata(host, path)
+    try:  # the host as the HTTP client will send and resolve it (IDNA, lower case)
+        client_host = httpx.URL(url).raw_host.decode("ascii")
+    except (ValueError, httpx.InvalidURL):
+        raise ConfigError(invalid) from None
+    if not _HOSTNAME.fullmatch(client_host) and not _addresses(client_host):
+        raise ConfigError(f"{path}: the host is neither a host name nor an IP address")
+    _refuse_metadata(client_host, path)
+    return url.rstrip("/")
+
+
+def _refuse_metadata(host: str, path: str) -> None:
     if is_metadata_host(host):
         raise ConfigError(
             f"{path}: link-local or cloud metadata addresses are not allowed as an upstream"
         )
-    return url.rstrip("/")
 
 
 def is_metadata_host(hostname: str) -> bool:

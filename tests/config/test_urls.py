@@ -41,6 +41,8 @@ def test_metadata_hosts_are_refused_in_every_spelling(url: str) -> None:
         "http://[::1]:9000",
         "http://10.0.0.5/v1",
         "https://metadata.example.com/v1",
+        "http://llm-proxy_upstream.svc.cluster.local:8000/v1",
+        "https://bücher.example/v1",
     ],
 )
 def test_ordinary_hosts_pass(url: str) -> None:
@@ -54,6 +56,8 @@ def test_ordinary_hosts_pass(url: str) -> None:
         "http://sk-live-secret-value:99999/v1",
         "ftp://sk-live-secret-value/v1",
         "sk-live-secret-value",
+        "http://sk-live secret-value/v1",  # the client would send it %-encoded
+        "http://[::1]sk-live-secret-value/v1",
     ],
 )
 def test_a_bad_url_is_a_config_error_that_does_not_echo_it(url: str) -> None:
