@@ -3,8 +3,9 @@
 Ids are public (`x-request-id`, `chatcmpl-...`), so a counter would tell anyone who sees two
 of them how many requests came in between (issue 16, item 14). Each id is 96 bits from the
 OS CSPRNG; `os.urandom` is a system call, so one call fills a pool for 512 ids, already
-hex-encoded: a slice per id, about as cheap as the counter it replaces (bench/). A forked
-child drops its parent's pool, or both would hand out the same ids.
+hex-encoded: a slice per id, about 0.5 us here (timeit; the counter it replaces took about
+1 us with its f-string). A forked child drops its parent's pool, or both would hand out the
+same ids.
 """
 
 from __future__ import annotations

@@ -64,9 +64,10 @@ class Lifecycle:
             self._stream_timeouts.discard(timeout)
 
     async def bounded(self, work: Awaitable[T]) -> T:
-        """Await a non-stream request's work; if a drain begins meanwhile, end it at the
-        drain deadline with a 503 `gateway_shutdown`. Until a drain it costs a timer-less
-        asyncio.Timeout and a set insertion."""
+        """Await a request's wait for its upstream (a whole answer, or a stream's first
+        event); if a drain begins meanwhile, end it at the drain deadline with a 503
+        `gateway_shutdown`. Until a drain it costs a timer-less asyncio.Timeout and a set
+        insertion."""
         timeout = asyncio.timeout(None)
         try:
             async with timeout:
