@@ -3,7 +3,8 @@
 Every error names the YAML path and what was expected, e.g.
 `models.smart[1].provider: unknown provider 'opeani' (known: claude, openai)`.
 `${VAR}` (and `${VAR:-default}`) are expanded from the environment. One module per section:
-providers, routes (models), access (auth, admin), server; values holds the typed readers.
+providers, routes (models), access (auth, admin), server; urls checks upstream URLs,
+values holds the typed readers, and source reads the file with its size bounded.
 """
 
 from __future__ import annotations
