@@ -15,7 +15,7 @@ from prometheus_client import REGISTRY
 
 from proxy.config import AuthConfig, Config, ProviderConfig, Secret, parse_config
 from proxy.lifecycle import Lifecycle
-from proxy.logs import REDACT
+from proxy.redaction import SECRETS
 from proxy.state import Gateway
 
 _names = itertools.count()
@@ -76,7 +76,7 @@ async def test_a_reload_that_fails_validation_changes_nothing() -> None:
     ok, message = await gateway.reload()
     assert not ok and message.startswith("reload refused: auth.api_keys[0]: sha256:")
     assert gateway.state is before
-    assert "sha256:not-a-digest-but-a-secret" not in REDACT.secrets
+    assert "sha256:not-a-digest-but-a-secret" not in SECRETS.secrets
     assert len(pools.made[name]) == 1  # no pool was built for the refused config
     await gateway.aclose()
 
