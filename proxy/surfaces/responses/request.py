@@ -92,8 +92,12 @@ def responses_to_chat(body: dict[str, Any], response_id: str, created_at: int) -
     namespaced = _tools(body, chat)
     _text(body.get("text"), chat)
     summary = _reasoning(body.get("reasoning"), chat)
-    if body.get("max_output_tokens") is not None:
-        chat["max_completion_tokens"] = body["max_output_tokens"]
+    tokens = body.get("max_output_tokens")
+    if tokens is not None:
+        # Checked here: the chat checks would name the field max_completion_tokens.
+        if not isinstance(tokens, int) or isinstance(tokens, bool) or tokens < 1:
+            raise _type("max_output_tokens", "an integer of at least 1")
+        chat["max_completion_tokens"] = tokens
     if stream:
         chat["stream"] = True
         chat["stream_options"] = {"include_usage": True}
@@ -143,8 +147,11 @@ def _text(text: Any, chat: dict[str, Any]) -> None:
             raise invalid_request(
                 f"Unknown parameter: 'text.{key}'.", f"text.{key}", "unknown_parameter"
             )
-    if text.get("verbosity") is not None:
-        chat["verbosity"] = text["verbosity"]
+    verbosity = text.get("verbosity")
+    if verbosity is not None:
+        if not isinstance(verbosity, str):
+            raise _type("text.verbosity", "a string")
+        chat["verbosity"] = verbosity
     form = text.get("format")
     if form is None:
         return
@@ -173,8 +180,11 @@ def _reasoning(reasoning: Any, chat: dict[str, Any]) -> bool:
             raise invalid_request(
                 f"Unknown parameter: 'reasoning.{key}'.", f"reasoning.{key}", "unknown_parameter"
             )
-    if reasoning.get("effort") is not None:
-        chat["reasoning_effort"] = reasoning["effort"]
+    effort = reasoning.get("effort")
+    if effort is not None:
+        if not isinstance(effort, str):
+            raise _type("reasoning.effort", "a string")
+        chat["reasoning_effort"] = effort
     return (reasoning.get("summary") or reasoning.get("generate_summary")) is not None
 
 

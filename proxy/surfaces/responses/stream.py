@@ -27,6 +27,7 @@ commit into `response.failed` (errors.py).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from proxy.errors import ProxyError
@@ -45,6 +46,7 @@ from proxy.surfaces.responses.response import (
 )
 
 _GEMINI_THOUGHTS = -1  # the reasoning key when only `reasoning_content` streams
+_ID_PREFIXES = MappingProxyType({"message": "msg", "function_call": "fc", "reasoning": "rs"})
 
 
 @dataclass(slots=True)
@@ -119,14 +121,13 @@ class ResponsesStreamTranslator:
         item = self._thoughts.get(key)
         if item is None:
             item = self._thoughts[key] = self._begin("reasoning", events)
-            item.block = {}
-        assert item.block is not None
+        block = item.block = item.block if item.block is not None else {}
         for name, value in entry.items():
             if name == "index":
                 continue
-            previous = item.block.get(name)
+            previous = block.get(name)
             joined = isinstance(previous, str) and isinstance(value, str) and name != "type"
-            item.block[name] = previous + value if joined else value
+            block[name] = previous + value if joined else value
         if entry.get("thinking"):
             self._summary_delta(item, entry["thinking"], events)
 
@@ -253,8 +254,7 @@ class ResponsesStreamTranslator:
         return {"item_id": self._id(item), "output_index": item.index, "content_index": 0}
 
     def _id(self, item: _Item) -> str:
-        prefix = {"message": "msg", "function_call": "fc", "reasoning": "rs"}[item.kind]
-        return self._ctx.item_id(prefix, item.index)
+        return self._ctx.item_id(_ID_PREFIXES[item.kind], item.index)
 
     def _event(self, kind: str, **fields: Any) -> dict[str, Any]:
         event = {"type": kind, "sequence_number": self._sequence, **fields}

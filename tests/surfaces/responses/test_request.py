@@ -160,6 +160,13 @@ REJECTED: list[tuple[dict[str, Any], str, str]] = [
     ({"input": 7}, "input", "invalid_type"),
     ({"text": {"format": {"type": "grammar"}}}, "text.format.type", "invalid_value"),
     ({"instructions": ["x"]}, "instructions", "invalid_type"),
+    ({"max_output_tokens": "many"}, "max_output_tokens", "invalid_type"),
+    ({"max_output_tokens": 0}, "max_output_tokens", "invalid_type"),
+    ({"reasoning": {"effort": 3}}, "reasoning.effort", "invalid_type"),
+    ({"text": {"verbosity": 1}}, "text.verbosity", "invalid_type"),
+    ({"tool_choice": {"type": "function"}}, "tool_choice.name", "invalid_type"),
+    ({"tools": [{"type": "namespace", "name": "n", "description": "d", "tools": 1}]},
+     "tools[0].tools", "invalid_type"),
 ]  # fmt: skip
 
 
