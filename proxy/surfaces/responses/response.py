@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Literal
 
+from proxy.errors import upstream_transport_error
 from proxy.surfaces.responses.context import ResponseContext
 from proxy.surfaces.responses.reasoning import encode_block, summary_text
 
@@ -39,7 +40,19 @@ FINISH: Mapping[str, tuple[Status, str | None]] = MappingProxyType(
 )
 
 
-def chat_to_response(completion: Mapping[str, Any], ctx: ResponseContext) -> dict[str, Any]:
+def chat_to_response(
+    completion: Mapping[str, Any], ctx: ResponseContext, provider: str = "upstream"
+) -> dict[str, Any]:
+    """The Response for a chat.completion; UpstreamError(malformed_response) if it has a
+    shape no adapter produces (an openai-compatible upstream's answer arrives unchecked)."""
+    try:
+        return _response(completion, ctx)
+    except (AttributeError, TypeError, KeyError, IndexError) as exc:
+        detail = "a chat completion of unexpected shape"
+        raise upstream_transport_error(provider, "malformed_response", detail) from exc
+
+
+def _response(completion: Mapping[str, Any], ctx: ResponseContext) -> dict[str, Any]:
     choices = completion.get("choices") or [{}]
     choice = choices[0]
     message = choice.get("message") or {}

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from proxy.errors import ProxyError
+from proxy.errors import ProxyError, upstream_transport_error
 from proxy.surfaces.responses.context import ResponseContext
 from proxy.surfaces.responses.errors import response_error
 from proxy.surfaces.responses.reasoning import summary_text
@@ -59,8 +59,9 @@ class _Item:
 
 
 class ResponsesStreamTranslator:
-    def __init__(self, ctx: ResponseContext) -> None:
+    def __init__(self, ctx: ResponseContext, provider: str = "upstream") -> None:
         self._ctx = ctx
+        self._provider = provider  # names the culprit of a malformed chunk
         self._sequence = 0
         self._started = False
         self._items: list[_Item] = []
@@ -72,6 +73,15 @@ class ResponsesStreamTranslator:
         self._usage: dict[str, Any] | None = None
 
     def feed(self, chunk: dict[str, Any]) -> list[dict[str, Any]]:
+        """Events for one chat chunk; UpstreamError(stream_error) if it has a shape no
+        adapter produces (an openai-compatible upstream's chunks arrive unchecked)."""
+        try:
+            return self._feed(chunk)
+        except (AttributeError, TypeError, KeyError) as exc:
+            detail = "a chat chunk of unexpected shape"
+            raise upstream_transport_error(self._provider, "stream_error", detail) from exc
+
+    def _feed(self, chunk: dict[str, Any]) -> list[dict[str, Any]]:
         events = self._start()
         if chunk.get("usage"):
             self._usage = chunk["usage"]

@@ -8,6 +8,7 @@ import pytest
 from openai.lib._parsing._responses import parse_response
 from pydantic import BaseModel
 
+from proxy.errors import UpstreamError
 from proxy.surfaces.responses.request import responses_to_chat
 from proxy.surfaces.responses.response import chat_to_response
 from tests.surfaces.responses.golden import CASES, context, load, sdk_response
@@ -95,3 +96,18 @@ def test_reasoning_without_summary_or_include_is_an_empty_item() -> None:
     message = {"content": "x", "reasoning_content": "t", "thinking_blocks": [block]}
     output = chat_to_response(completion(message, "stop"), CTX)["output"]
     assert output[0] == {"id": "rs_t_0", "type": "reasoning", "summary": []}
+
+
+MALFORMED: list[Any] = [
+    {"choices": "nope"},
+    {"choices": [{"message": {"tool_calls": [{"function": "f"}]}, "finish_reason": "stop"}]},
+    {"choices": [{"message": "text"}]},
+    {"choices": [{"message": {"content": "x"}}], "usage": {"prompt_tokens_details": 3}},
+]
+
+
+@pytest.mark.parametrize("completion", MALFORMED)
+def test_malformed_completion_is_the_providers_fault(completion: Any) -> None:
+    with pytest.raises(UpstreamError) as caught:
+        chat_to_response(completion, CTX, "compat")
+    assert (caught.value.outcome, caught.value.provider) == ("malformed_response", "compat")

@@ -17,7 +17,7 @@ from openai.lib.streaming.responses._responses import ResponseStreamState
 from openai.types.responses import ParsedResponse
 from pydantic import BaseModel
 
-from proxy.errors import ProxyError, upstream_transport_error
+from proxy.errors import ProxyError, UpstreamError, upstream_transport_error
 from proxy.sse import encode_named_events
 from proxy.surfaces.responses.request import responses_to_chat
 from proxy.surfaces.responses.response import chat_to_response
@@ -142,3 +142,19 @@ def test_sse_framing_names_each_event_and_the_sdk_decodes_it() -> None:
     assert [sse.event for sse in decoded] == [event["type"] for event in events]
     assert [sse.json() for sse in decoded] == events
     assert b"[DONE]" not in wire  # Responses streams end at their terminal event
+
+
+MALFORMED_CHUNKS: list[Any] = [
+    {"choices": ["x"]},
+    {"choices": [{"delta": {"tool_calls": ["x"]}}]},
+    {"choices": [{"delta": {"thinking_blocks": [{"index": "0", "thinking": 1}]}}]},
+    {"choices": [{"delta": "text"}]},
+]
+
+
+@pytest.mark.parametrize("chunk", MALFORMED_CHUNKS)
+def test_malformed_chunk_is_a_stream_error(chunk: Any) -> None:
+    translator = ResponsesStreamTranslator(context("text_basic"), "compat")
+    with pytest.raises(UpstreamError) as caught:
+        translator.feed(chunk)
+    assert (caught.value.outcome, caught.value.provider) == ("stream_error", "compat")
