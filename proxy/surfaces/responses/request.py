@@ -69,17 +69,7 @@ class TranslatedRequest:
 
 
 def responses_to_chat(body: dict[str, Any], response_id: str, created_at: int) -> TranslatedRequest:
-    for key, value in body.items():
-        _check_field(key, value)
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        raise invalid_request(
-            "Missing required parameter: 'model'.", "model", "missing_required_parameter"
-        )
-    if "input" not in body:
-        raise invalid_request(
-            "Missing required parameter: 'input'.", "input", "missing_required_parameter"
-        )
+    model = _check_fields(body)
     messages = translate_input(body["input"])
     instructions = body.get("instructions")
     if instructions is not None:
@@ -111,6 +101,22 @@ def responses_to_chat(body: dict[str, Any], response_id: str, created_at: int) -
         encrypted=ENCRYPTED in _include(body.get("include")),
     )
     return TranslatedRequest(chat, context, stream)
+
+
+def _check_fields(body: dict[str, Any]) -> str:
+    """Every field known and stateless, the required ones present; returns the model."""
+    for key, value in body.items():
+        _check_field(key, value)
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise invalid_request(
+            "Missing required parameter: 'model'.", "model", "missing_required_parameter"
+        )
+    if "input" not in body:
+        raise invalid_request(
+            "Missing required parameter: 'input'.", "input", "missing_required_parameter"
+        )
+    return model
 
 
 def _check_field(key: str, value: Any) -> None:
