@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from openai._models import validate_type
 from openai.types.responses import Response, ResponseStreamEvent
@@ -36,6 +36,6 @@ def sdk_response(value: dict[str, Any]) -> Response:
 
 
 def sdk_event(value: dict[str, Any]) -> ResponseStreamEvent:
-    event = validate_type(type_=ResponseStreamEvent, value=value)  # type: ignore[arg-type]
+    event: Any = validate_type(type_=cast(Any, ResponseStreamEvent), value=value)
     assert event.type == value["type"]
-    return event  # type: ignore[return-value]
+    return cast(ResponseStreamEvent, event)

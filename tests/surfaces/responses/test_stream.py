@@ -41,7 +41,7 @@ def accumulate(events: list[dict[str, Any]], text_format: Any = None) -> ParsedR
         input_tools=[], text_format=text_format if text_format is not None else _omit()
     )
     for event in events:
-        state.handle_event(sdk_event(event))  # type: ignore[arg-type]
+        state.handle_event(sdk_event(event))
     assert state._completed_response is not None, "no response.completed"
     return state._completed_response
 
@@ -120,7 +120,7 @@ def test_failure_after_commit_is_response_failed() -> None:
     assert response.error is not None and response.error.code == "server_error"
     assert response.error.message == error.message
     state: ResponseStreamState[Any] = ResponseStreamState(input_tools=[], text_format=_omit())
-    fired = [e for event in events for e in state.handle_event(sdk_event(event))]  # type: ignore[arg-type]
+    fired = [e for event in events for e in state.handle_event(sdk_event(event))]
     assert fired[-1].type == "response.failed"
 
 

@@ -55,7 +55,7 @@ def test_provider_stream_and_answer_translate_to_one_response(pair: str) -> None
     assert same_json(final.model_dump()) == same_json(expected.model_dump())
     state: ResponseStreamState[Any] = ResponseStreamState(input_tools=[], text_format=omit)
     for event in events:
-        state.handle_event(sdk_event(event))  # type: ignore[arg-type]
+        state.handle_event(sdk_event(event))
     if events[-1]["type"] == "response.completed":
         assert state._completed_response is not None
         accumulated = state._completed_response.model_dump()
