@@ -10,7 +10,6 @@ import pytest
 
 from proxy.errors import ProxyError
 from proxy.request import parse_chat_request
-from proxy.surfaces.responses.reasoning import encode_block
 from proxy.surfaces.responses.request import responses_to_chat
 from tests.surfaces.responses.golden import CASES, CREATED_AT, RESPONSE_ID, load
 
@@ -54,53 +53,6 @@ def test_instructions_become_the_leading_system_message() -> None:
         {"role": "system", "content": "Be brief."},
         {"role": "user", "content": "hi"},
     ]
-
-
-def test_reasoning_goes_back_byte_exact_and_foreign_ciphertext_is_left_out() -> None:
-    block = {"type": "redacted_thinking", "data": "EmwKAhgBEgy3va3pzix/LafPsn4a"}
-    body = {
-        "model": "m",
-        "input": [
-            {"role": "user", "content": "hi"},
-            {"type": "reasoning", "summary": [], "encrypted_content": "gAAAAA-openai"},
-            {"type": "reasoning", "summary": [], "encrypted_content": encode_block(block)},
-            {"type": "message", "role": "assistant", "content": "Hello."},
-        ],
-    }
-    assistant = translate(body)["messages"][1]
-    assert assistant == {"role": "assistant", "content": "Hello.", "thinking_blocks": [block]}
-
-
-def test_reasoning_without_a_following_assistant_turn_is_dropped() -> None:
-    block = {"type": "thinking", "thinking": "t", "signature": "s"}
-    body = {
-        "model": "m",
-        "input": [
-            {"type": "reasoning", "summary": [], "encrypted_content": encode_block(block)},
-            {"role": "user", "content": "hi"},
-        ],
-    }
-    assert translate(body)["messages"] == [{"role": "user", "content": "hi"}]
-
-
-def test_namespaced_call_in_input_is_flattened() -> None:
-    body = {
-        "model": "m",
-        "input": [
-            {"type": "function_call", "call_id": "c1", "name": "search", "namespace": "mcp__docs__",
-             "arguments": "{}"},
-            {"type": "function_call_output", "call_id": "c1", "output": "ok"},
-        ],
-    }  # fmt: skip
-    call = translate(body)["messages"][0]["tool_calls"][0]
-    assert call["function"]["name"] == "mcp__docs__search"
-
-
-def test_namespace_without_trailing_separator_gets_one() -> None:
-    tools = [{"type": "namespace", "name": "github", "description": "d",
-              "tools": [{"type": "function", "name": "create_issue"}]}]  # fmt: skip
-    chat = translate({"model": "m", "input": "x", "tools": tools})
-    assert chat["tools"] == [{"type": "function", "function": {"name": "github__create_issue"}}]
 
 
 def test_named_tool_choice_and_json_object() -> None:
