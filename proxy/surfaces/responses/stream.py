@@ -16,7 +16,8 @@ accumulator (openai/lib/streaming/responses). The sequence OpenAI sends, and thi
 
 Every event carries `sequence_number` (0, 1, ...). An item opens at its first delta and is
 done when a delta for another item arrives or the stream finishes: the translated providers
-produce reasoning, text and tool calls one after another. Items are built with the same
+produce reasoning, text and tool calls one after another (arguments resuming for a
+tool call already done are a stream_error: a done item cannot reopen). Items are built with the same
 builders as the non-stream answer (response.py), so the accumulated stream equals it.
 Chat chunk fields read: `content`, `tool_calls[i]` (by index), `thinking_blocks[i]` (by
 index, string fields concatenated as the openai SDK merges them) or else
@@ -28,7 +29,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
 
 from proxy.errors import ProxyError, upstream_transport_error
 from proxy.surfaces.responses.context import ResponseContext
@@ -45,13 +46,14 @@ from proxy.surfaces.responses.response import (
     text_part,
 )
 
+ItemKind = Literal["message", "function_call", "reasoning"]
 _GEMINI_THOUGHTS = -1  # the reasoning key when only `reasoning_content` streams
 _ID_PREFIXES = MappingProxyType({"message": "msg", "function_call": "fc", "reasoning": "rs"})
 
 
 @dataclass(slots=True)
 class _Item:
-    kind: str  # "message", "function_call" or "reasoning"
+    kind: ItemKind
     index: int  # output_index
     text: str = ""  # message text, function arguments or reasoning text
     head: dict[str, Any] = field(default_factory=dict)  # the function_call item's fixed fields
@@ -174,6 +176,11 @@ class ResponsesStreamTranslator:
             head = call_item(self._ctx, index, call.get("id", ""), function.get("name", ""))
             item = self._tools[key] = self._begin("function_call", events, head)
         fragment = function.get("arguments") or ""
+        if fragment and item is not self._open:
+            # A Responses item cannot reopen after its done event; every adapter streams
+            # one tool call's arguments before the next call starts.
+            detail = f"arguments for tool call {key} resumed after another item began"
+            raise upstream_transport_error(self._provider, "stream_error", detail)
         if fragment:
             item.text += fragment
             events.append(
@@ -186,7 +193,7 @@ class ResponsesStreamTranslator:
             )
 
     def _begin(
-        self, kind: str, events: list[dict[str, Any]], head: dict[str, Any] | None = None
+        self, kind: ItemKind, events: list[dict[str, Any]], head: dict[str, Any] | None = None
     ) -> _Item:
         self._close(events, "completed")
         item = _Item(kind, len(self._items), head=head or {})

@@ -158,3 +158,16 @@ def test_malformed_chunk_is_a_stream_error(chunk: Any) -> None:
     with pytest.raises(UpstreamError) as caught:
         translator.feed(chunk)
     assert (caught.value.outcome, caught.value.provider) == ("stream_error", "compat")
+
+
+def test_interleaved_tool_arguments_are_a_stream_error_not_a_corrupt_item() -> None:
+    translator = ResponsesStreamTranslator(context("text_basic"), "compat")
+    opening = [
+        {"index": 0, "id": "a", "type": "function", "function": {"name": "f", "arguments": ""}},
+        {"index": 1, "id": "b", "type": "function", "function": {"name": "g", "arguments": ""}},
+    ]
+    translator.feed({"choices": [{"index": 0, "delta": {"tool_calls": opening}}]})
+    late = [{"index": 0, "function": {"arguments": "{}"}}]
+    with pytest.raises(UpstreamError) as caught:
+        translator.feed({"choices": [{"index": 0, "delta": {"tool_calls": late}}]})
+    assert caught.value.outcome == "stream_error"
