@@ -5,4 +5,5 @@
 - reasoning.py: reasoning items <-> Claude thinking blocks (the `encrypted_content` carrier)
 - response.py: a chat.completion -> the Response object; stream.py: chat chunks -> Responses events
 - context.py: what one request fixes for its answer; errors.py: this surface's error shapes
+- wire.py: the Responses shapes written (output items, parts, usage) as TypedDicts
 """

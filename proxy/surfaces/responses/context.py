@@ -31,10 +31,3 @@ class ResponseContext:
         """A deterministic item id: `msg_<response id tail>_<n>` and alike."""
         tail = self.response_id.removeprefix("resp_")
         return f"{prefix}_{tail}_{index}"
-
-    def function_name(self, flat: str) -> dict[str, str]:
-        """The `name` (and `namespace`) fields of a function_call item for a chat tool name."""
-        if flat in self.namespaced:
-            namespace, name = self.namespaced[flat]
-            return {"name": name, "namespace": namespace}
-        return {"name": flat}

@@ -19,13 +19,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any
 
 from proxy.errors import upstream_transport_error
 from proxy.surfaces.responses.context import ResponseContext
 from proxy.surfaces.responses.reasoning import encode_block, summary_text
-
-Status = Literal["completed", "incomplete", "failed", "in_progress"]
+from proxy.surfaces.responses.wire import (
+    FunctionCallItem,
+    MessageItem,
+    OutputItem,
+    OutputText,
+    ReasoningItem,
+    Refusal,
+    Status,
+    SummaryText,
+    Usage,
+)
 
 # Chat finish_reason -> (status, incomplete_details.reason). Reasons from
 # openai.types.responses.Response.IncompleteDetails.
@@ -57,17 +66,18 @@ def _response(completion: Mapping[str, Any], ctx: ResponseContext) -> dict[str, 
     choice = choices[0]
     message = choice.get("message") or {}
     status, reason = FINISH.get(choice.get("finish_reason") or "stop", ("completed", None))
-    output = reasoning_items(message, ctx, 0)
+    output: list[OutputItem] = [*reasoning_items(message, ctx, 0)]
     text, refusal = message.get("content"), message.get("refusal")
     if text or refusal:
-        parts = [text_part(text)] if text else []
+        parts: list[OutputText | Refusal] = [text_part(text)] if text else []
         if refusal:
             parts.append({"type": "refusal", "refusal": refusal})
         output.append(message_item(ctx, len(output), parts, _item_status(status)))
     for call in message.get("tool_calls") or []:
         function = call.get("function") or {}
-        item = call_item(ctx, len(output), call.get("id", ""), function.get("name", ""))
-        output.append({**item, "arguments": function.get("arguments", ""), "status": "completed"})
+        call_id, name = call.get("id", ""), function.get("name", "")
+        arguments = function.get("arguments", "")
+        output.append(call_item(ctx, len(output), call_id, name, arguments, "completed"))
     usage = completion.get("usage")
     return envelope(ctx, status, output, responses_usage(usage) if usage else None, reason)
 
@@ -75,8 +85,8 @@ def _response(completion: Mapping[str, Any], ctx: ResponseContext) -> dict[str, 
 def envelope(
     ctx: ResponseContext,
     status: Status,
-    output: list[dict[str, Any]],
-    usage: dict[str, Any] | None = None,
+    output: list[OutputItem],
+    usage: Usage | None = None,
     incomplete: str | None = None,
     error: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
@@ -95,13 +105,13 @@ def envelope(
     }
 
 
-def text_part(text: str) -> dict[str, Any]:
+def text_part(text: str) -> OutputText:
     return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
 
 
 def message_item(
-    ctx: ResponseContext, index: int, parts: list[dict[str, Any]], status: Status
-) -> dict[str, Any]:
+    ctx: ResponseContext, index: int, parts: list[OutputText | Refusal], status: Status
+) -> MessageItem:
     return {
         "id": ctx.item_id("msg", index),
         "type": "message",
@@ -111,21 +121,31 @@ def message_item(
     }
 
 
-def call_item(ctx: ResponseContext, index: int, call_id: str, flat: str) -> dict[str, Any]:
-    """A function_call item without `arguments` and `status` (the caller adds them)."""
-    return {
+def call_item(
+    ctx: ResponseContext, index: int, call_id: str, flat: str, arguments: str, status: Status
+) -> FunctionCallItem:
+    item: FunctionCallItem = {
         "id": ctx.item_id("fc", index),
         "type": "function_call",
         "call_id": call_id,
-        **ctx.function_name(flat),
+        "name": flat,
+        "arguments": arguments,
+        "status": status,
     }
+    if flat in ctx.namespaced:
+        item["namespace"], item["name"] = ctx.namespaced[flat]
+    return item
 
 
 def reasoning_item(
     ctx: ResponseContext, index: int, text: str, block: dict[str, Any] | None
-) -> dict[str, Any]:
-    summary = [{"type": "summary_text", "text": text}] if ctx.summary and text else []
-    item: dict[str, Any] = {"id": ctx.item_id("rs", index), "type": "reasoning", "summary": summary}
+) -> ReasoningItem:
+    summary: list[SummaryText] = [{"type": "summary_text", "text": text}]
+    item: ReasoningItem = {
+        "id": ctx.item_id("rs", index),
+        "type": "reasoning",
+        "summary": summary if ctx.summary and text else [],
+    }
     if ctx.encrypted and block is not None:
         item["encrypted_content"] = encode_block(block)
     return item
@@ -133,7 +153,7 @@ def reasoning_item(
 
 def reasoning_items(
     message: Mapping[str, Any], ctx: ResponseContext, start: int
-) -> list[dict[str, Any]]:
+) -> list[ReasoningItem]:
     blocks = message.get("thinking_blocks") or []
     if blocks:
         return [
@@ -144,7 +164,7 @@ def reasoning_items(
     return [reasoning_item(ctx, start, text, None)] if text else []
 
 
-def responses_usage(usage: Mapping[str, Any]) -> dict[str, Any]:
+def responses_usage(usage: Mapping[str, Any]) -> Usage:
     prompt = usage.get("prompt_tokens") or 0
     completion = usage.get("completion_tokens") or 0
     prompt_details = usage.get("prompt_tokens_details") or {}

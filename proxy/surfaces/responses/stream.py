@@ -27,7 +27,7 @@ commit into `response.failed` (errors.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -37,7 +37,6 @@ from proxy.surfaces.responses.errors import response_error
 from proxy.surfaces.responses.reasoning import summary_text
 from proxy.surfaces.responses.response import (
     FINISH,
-    Status,
     call_item,
     envelope,
     message_item,
@@ -45,6 +44,7 @@ from proxy.surfaces.responses.response import (
     responses_usage,
     text_part,
 )
+from proxy.surfaces.responses.wire import OutputItem, Status
 
 ItemKind = Literal["message", "function_call", "reasoning"]
 _GEMINI_THOUGHTS = -1  # the reasoning key when only `reasoning_content` streams
@@ -56,7 +56,7 @@ class _Item:
     kind: ItemKind
     index: int  # output_index
     text: str = ""  # message text, function arguments or reasoning text
-    head: dict[str, Any] = field(default_factory=dict)  # the function_call item's fixed fields
+    call: tuple[str, str] = ("", "")  # a function call's (call_id, chat tool name)
     block: dict[str, Any] | None = None  # the Claude thinking block, merged so far
 
 
@@ -67,7 +67,7 @@ class ResponsesStreamTranslator:
         self._sequence = 0
         self._started = False
         self._items: list[_Item] = []
-        self._done: dict[int, dict[str, Any]] = {}  # output_index -> finished item
+        self._done: dict[int, OutputItem] = {}  # output_index -> finished item
         self._open: _Item | None = None
         self._tools: dict[int, _Item] = {}  # chat tool_calls index -> item
         self._thoughts: dict[int, _Item] = {}  # thinking_blocks index -> item
@@ -172,8 +172,7 @@ class ResponsesStreamTranslator:
         function = call.get("function") or {}
         item = self._tools.get(key)
         if item is None:
-            index = len(self._items)
-            head = call_item(self._ctx, index, call.get("id", ""), function.get("name", ""))
+            head = (call.get("id", ""), function.get("name", ""))
             item = self._tools[key] = self._begin("function_call", events, head)
         fragment = function.get("arguments") or ""
         if fragment and item is not self._open:
@@ -193,20 +192,19 @@ class ResponsesStreamTranslator:
             )
 
     def _begin(
-        self, kind: ItemKind, events: list[dict[str, Any]], head: dict[str, Any] | None = None
+        self, kind: ItemKind, events: list[dict[str, Any]], call: tuple[str, str] = ("", "")
     ) -> _Item:
         self._close(events, "completed")
-        item = _Item(kind, len(self._items), head=head or {})
+        item = _Item(kind, len(self._items), call=call)
         self._items.append(item)
         self._open = item
-        added = self._snapshot(item, "in_progress")
+        added: OutputItem
         if kind == "message":
-            added["content"] = []
+            added = message_item(self._ctx, item.index, [], "in_progress")
         elif kind == "function_call":
-            added["arguments"] = ""
-        elif kind == "reasoning":
-            added["summary"] = []
-            added.pop("encrypted_content", None)
+            added = call_item(self._ctx, item.index, *call, "", "in_progress")
+        else:
+            added = reasoning_item(self._ctx, item.index, "", None)
         events.append(
             self._event("response.output_item.added", output_index=item.index, item=added)
         )
@@ -230,7 +228,7 @@ class ResponsesStreamTranslator:
             events.append(
                 self._event("response.function_call_arguments.done", **where, arguments=item.text)
             )
-        elif done["summary"]:
+        elif done["type"] == "reasoning" and done["summary"]:
             where = {"item_id": where["item_id"], "output_index": item.index, "summary_index": 0}
             events.append(
                 self._event("response.reasoning_summary_text.done", **where, text=item.text)
@@ -240,16 +238,16 @@ class ResponsesStreamTranslator:
         self._done[item.index] = done
         events.append(self._event("response.output_item.done", output_index=item.index, item=done))
 
-    def _snapshot(self, item: _Item, status: Status) -> dict[str, Any]:
+    def _snapshot(self, item: _Item, status: Status) -> OutputItem:
         """The item as the non-stream answer would hold it."""
         if item.kind == "message":
             return message_item(self._ctx, item.index, [text_part(item.text)], status)
         if item.kind == "function_call":
-            return {**item.head, "arguments": item.text, "status": status}
+            return call_item(self._ctx, item.index, *item.call, item.text, status)
         text = summary_text(item.block) if item.block is not None else item.text
         return reasoning_item(self._ctx, item.index, text, item.block)
 
-    def _output(self) -> list[dict[str, Any]]:
+    def _output(self) -> list[OutputItem]:
         return [
             self._done.get(item.index) or self._snapshot(item, "in_progress")
             for item in self._items
