@@ -16,9 +16,11 @@ accumulator (openai/lib/streaming/responses). The sequence OpenAI sends, and thi
 
 Every event carries `sequence_number` (0, 1, ...). An item opens at its first delta and is
 done when a delta for another item arrives or the stream finishes: the translated providers
-produce reasoning, text and tool calls one after another (arguments resuming for a
-tool call already done are a stream_error: a done item cannot reopen). Items are built with the same
+produce reasoning, text and tool calls one after another (arguments resuming for a tool call
+already done are a stream_error: a done item cannot reopen). Items are built with the same
 builders as the non-stream answer (response.py), so the accumulated stream equals it.
+Not streamed: chat `refusal` deltas (no translated adapter produces them; the non-stream
+answer maps `refusal` to a refusal part).
 Chat chunk fields read: `content`, `tool_calls[i]` (by index), `thinking_blocks[i]` (by
 index, string fields concatenated as the openai SDK merges them) or else
 `reasoning_content`, `finish_reason`, and the usage chunk. fail() turns an error after the
