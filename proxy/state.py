@@ -12,14 +12,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 
 from proxy import metrics
 from proxy.auth import Authenticator
 from proxy.breakers import ProviderHealth
+from proxy.cache.build import build_cache, retired_store
+from proxy.cache.service import ResponseCache
+from proxy.cache.store import ByteStore
 from proxy.config import Config, ConfigError, ProviderConfig
 from proxy.lifecycle import Lifecycle
 from proxy.logs import log_fields, register_secrets
@@ -42,6 +46,7 @@ class AppState:
     model_objects: dict[str, bytes]  # GET /v1/models/{model}: the listed models' objects
     public_models: frozenset[str]
     admin_key: Authenticator | None
+    cache: ResponseCache | None = None  # None: no model is cached (cache.models)
     loaded_at: float = field(default_factory=time.time)  # wall clock: built at start or reload
 
     @property
@@ -116,6 +121,9 @@ class Gateway:
         self.lifecycle.max_in_flight = config.server.max_in_flight
         self.lifecycle.drain_timeout = config.server.drain_timeout
         dropped = [r for n, r in old.routes.items() if self.state.routes.get(n) is not r]
+        store = retired_store(old.cache, self.state.cache)
+        if store is not None:
+            self._retire(self._close_store_later(store, old.config.server.request_timeout))
         if dropped:
             task = asyncio.create_task(
                 self._close_later(dropped, old.config.server.request_timeout)
@@ -131,6 +139,8 @@ class Gateway:
         if self.state is not None:
             for route in self.state.routes.values():
                 await route.upstream.aclose()
+            if self.state.cache is not None:
+                await self.state.cache.store.aclose()
 
     def _build(
         self, config: Config, adapters: dict[str, Adapter], old: AppState | None
@@ -154,6 +164,7 @@ class Gateway:
             model_objects={n: orjson.dumps(model_object(n, created)) for n in public},
             public_models=frozenset(config.models),
             admin_key=Authenticator([admin]) if admin is not None else None,
+            cache=build_cache(config, old.cache if old else None, old.config if old else None),
         )
 
     def _route(
@@ -183,6 +194,16 @@ class Gateway:
             provider.retries,
             provider.retry_backoff,
         )
+
+    def _retire(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._retired.add(task)
+        task.add_done_callback(self._retired.discard)
+
+    @staticmethod
+    async def _close_store_later(store: ByteStore, grace: float) -> None:
+        await asyncio.sleep(grace)  # requests of the old config may still be using it
+        await store.aclose()
 
     @staticmethod
     async def _close_later(routes: list[Route], grace: float) -> None:

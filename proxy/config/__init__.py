@@ -17,6 +17,7 @@ from types import MappingProxyType
 import yaml
 
 from proxy.config.access import AdminConfig, AuthConfig, parse_admin, parse_auth
+from proxy.config.cache import CacheConfig, check_cache_models, parse_cache
 from proxy.config.keys import Budget, BudgetPeriod, KeyLimits, NamedKey, check_key_models
 from proxy.config.providers import (
     PROVIDER_TYPES,
@@ -39,6 +40,7 @@ __all__ = [
     "BreakerConfig",
     "Budget",
     "BudgetPeriod",
+    "CacheConfig",
     "Config",
     "ConfigError",
     "Deployment",
@@ -67,6 +69,7 @@ class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     admin: AdminConfig = field(default_factory=AdminConfig)
     state: StateConfig = field(default_factory=StateConfig)
+    cache: CacheConfig = field(default_factory=CacheConfig)
     warnings: tuple[str, ...] = ()
     embedding_models: frozenset[str] = frozenset()  # declared `kind: embeddings`
     digest: str = ""  # sha256 of the YAML text it was parsed from (shown by /admin/status)
@@ -101,7 +104,9 @@ def parse_config(text: str, env: Mapping[str, str], source: str = "<config>") ->
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ConfigError(f"{source}: invalid YAML{where}") from exc
     root = mapping(raw, "(top level)")
-    reject_unknown(root, "(top level)", {"providers", "models", "auth", "server", "admin", "state"})
+    reject_unknown(
+        root, "(top level)", {"providers", "models", "auth", "server", "admin", "state", "cache"}
+    )
     warnings: list[str] = []
     server = parse_server(root.get("server"))
     # A provider's pool follows what the server admits unless it sets its own cap.
@@ -111,13 +116,17 @@ def parse_config(text: str, env: Mapping[str, str], source: str = "<config>") ->
     auth = parse_auth(root.get("auth"), env)
     check_key_models(auth.keys, models)
     admin = parse_admin(root.get("admin"), env)
+    state = parse_state(root.get("state"), env)
+    cache = parse_cache(root.get("cache"), state.redis_url is not None)
+    warnings += check_cache_models(cache, models)
     return Config(
         providers=MappingProxyType(providers),
         models=MappingProxyType(models),
         auth=auth,
         server=server,
         admin=admin,
-        state=parse_state(root.get("state"), env),
+        state=state,
+        cache=cache,
         warnings=tuple(warnings),
         embedding_models=embedding_models,
         digest=hashlib.sha256(text.encode()).hexdigest(),
