@@ -21,6 +21,7 @@ MAX_ROUNDS = 3  # leaders a follower waits for before it calls upstream on its o
 class Flights:
     def __init__(self) -> None:
         self._open: dict[str, asyncio.Future[Entry | None]] = {}
+        self.waiting = 0  # followers waiting on a leader now (GET /admin/cache)
 
     def __len__(self) -> int:
         return len(self._open)
@@ -41,10 +42,13 @@ class Flights:
             future.set_result(entry)
 
 
-async def wait_for_leader(flight: asyncio.Future[Entry | None], timeout: float) -> Entry | None:
-    """The leader's entry, or None if it produced none or took longer than `timeout`."""
-    try:
-        async with asyncio.timeout(timeout):
-            return await asyncio.shield(flight)
-    except TimeoutError:
-        return None
+    async def wait(self, flight: asyncio.Future[Entry | None], timeout: float) -> Entry | None:
+        """The leader's entry, or None if it produced none or took longer than `timeout`."""
+        self.waiting += 1
+        try:
+            async with asyncio.timeout(timeout):
+                return await asyncio.shield(flight)
+        except TimeoutError:
+            return None
+        finally:
+            self.waiting -= 1

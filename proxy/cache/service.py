@@ -21,7 +21,7 @@ from proxy.cache import entry as entries
 from proxy.cache import metrics, replay
 from proxy.cache.capture import Capture
 from proxy.cache.entry import Entry
-from proxy.cache.flights import MAX_ROUNDS, Flights, wait_for_leader
+from proxy.cache.flights import MAX_ROUNDS, Flights
 from proxy.cache.keys import cache_key
 from proxy.cache.metrics import CacheResult
 from proxy.cache.store import ByteStore
@@ -73,9 +73,13 @@ class ResponseCache:
             "entries": entries_held,
             "bytes": bytes_held,
             "max_bytes": self.config.max_bytes if self.store.backend == "memory" else None,
-            **{name + ("es" if name == "miss" else "s"): n for name, n in self.counts.items()},
+            "hits": self.counts["hit"],
+            "misses": self.counts["miss"],
+            "bypassed": self.counts["bypass"],
+            "coalesced": self.counts["coalesced"],
             "evictions": getattr(self.store, "evictions", 0),
             "in_flight": len(self.flights),
+            "waiting": self.flights.waiting,
             "errors": getattr(self.store, "errors", 0),
         }
 
@@ -123,7 +127,7 @@ class CachePlan:
             flight = flights.join(self.key)
             if flight is None:
                 return None
-            found = await wait_for_leader(flight, self.cache.wait_limit)
+            found = await flights.wait(flight, self.cache.wait_limit)
             if found is not None:
                 return found
         return None
