@@ -41,7 +41,6 @@ class Flights:
         if not future.done():
             future.set_result(entry)
 
-
     async def wait(self, flight: asyncio.Future[Entry | None], timeout: float) -> Entry | None:
         """The leader's entry, or None if it produced none or took longer than `timeout`."""
         self.waiting += 1

@@ -52,9 +52,7 @@ def proxy(fake: ScriptedUpstream, start_proxy: Callable[..., str]) -> str:
     return start_proxy(yaml_for(fake.url))
 
 
-def post(
-    url: str, body: dict[str, Any], key: str = CLIENT_KEY, **headers: str
-) -> httpx.Response:
+def post(url: str, body: dict[str, Any], key: str = CLIENT_KEY, **headers: str) -> httpx.Response:
     head = {"authorization": f"Bearer {key}", **headers}
     return httpx.post(f"{url}/v1/chat/completions", json=body, headers=head, timeout=10)
 
@@ -73,7 +71,9 @@ def stream_text(chunks: list[Any]) -> str:
     return "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
 
 
-def test_second_identical_request_is_a_hit_with_fresh_id(proxy: str, fake: ScriptedUpstream) -> None:
+def test_second_identical_request_is_a_hit_with_fresh_id(
+    proxy: str, fake: ScriptedUpstream
+) -> None:
     first, second = post(proxy, chat()), post(proxy, chat())
     assert (first.headers["x-proxy-cache"], second.headers["x-proxy-cache"]) == ("miss", "hit")
     assert "age" in second.headers and int(second.headers["age"]) >= 0
