@@ -3,7 +3,6 @@ cached (then a request pays nothing for the feature)."""
 
 from __future__ import annotations
 
-from proxy.cache.redis_store import RedisByteStore
 from proxy.cache.service import ResponseCache
 from proxy.cache.store import ByteStore, MemoryStore
 from proxy.config import Config
@@ -34,6 +33,9 @@ def retired_store(old: ResponseCache | None, new: ResponseCache | None) -> ByteS
 def _store(config: Config) -> ByteStore:
     if config.cache.backend == "memory":
         return MemoryStore(config.cache.max_bytes)
+    # Imported only when used: redis-py costs startup time a memory-only proxy need not pay.
+    from proxy.cache.redis_store import RedisByteStore
+
     state = config.state
     assert state.redis_url is not None  # checked by parse_cache
     return RedisByteStore(state.redis_url.value, state.key_prefix, state.timeout_ms)
