@@ -235,3 +235,19 @@ def test_metrics(proxy: str, fake: ScriptedUpstream) -> None:
     assert value(samples, "proxy_cache_requests_total", model="demo", result="hit") >= 1
     assert value(samples, "proxy_cache_requests_total", model="demo", result="miss") >= 1
     assert value(samples, "proxy_cache_bytes") > 0
+
+
+def test_reload_keeps_entries_and_a_removed_key_reads_nothing(
+    fake: ScriptedUpstream, start_proxy: Callable[..., str]
+) -> None:
+    from proxy.config import parse_config
+
+    after = yaml_for(fake.url, keys=f'["{CLIENT_KEY}"]')  # OTHER_KEY removed
+    url = start_proxy(yaml_for(fake.url), load=lambda: parse_config(after, {}))
+    post(url, chat())
+    post(url, chat(), key=OTHER_KEY)
+    admin = {"authorization": f"Bearer {ADMIN_KEY}"}
+    assert httpx.post(f"{url}/admin/reload", headers=admin).json()["reloaded"] is True
+    assert post(url, chat()).headers["x-proxy-cache"] == "hit"  # the store outlived the reload
+    assert post(url, chat(), key=OTHER_KEY).status_code == 401
+    assert fake.hits == 2
