@@ -29,7 +29,7 @@ providers:
   up: {provider}
 models:
   demo:
-    - {{provider: up, model: up-1}}
+    - {{provider: up, model: up-1, price: {{input_per_mtok: 1000000, output_per_mtok: 2000000}}}}
   plain:
     - {{provider: up, model: up-1}}
 auth:
@@ -235,6 +235,8 @@ def test_metrics(proxy: str, fake: ScriptedUpstream) -> None:
     assert value(samples, "proxy_cache_requests_total", model="demo", result="hit") >= 1
     assert value(samples, "proxy_cache_requests_total", model="demo", result="miss") >= 1
     assert value(samples, "proxy_cache_bytes") > 0
+    # The scripted answer's usage (3 prompt, 2 completion) at $1 and $2 per token.
+    assert value(samples, "proxy_cache_saved_usd_total", model="demo") >= 7.0
 
 
 def test_reload_keeps_entries_and_a_removed_key_reads_nothing(

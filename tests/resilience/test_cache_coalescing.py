@@ -86,6 +86,9 @@ async def test_fifty_identical_requests_make_one_upstream_call(
     answers = await asyncio.gather(leader, *others)
     assert answers == [WHOLE] * N
     assert fake.hits == 1
+    async with httpx.AsyncClient(headers={"authorization": f"Bearer {ADMIN_KEY}"}) as admin:
+        stats = (await admin.get(f"{proxy}/admin/cache")).json()
+    assert (stats["misses"], stats["coalesced"], stats["waiting"]) == (1, N - 1, 0)
 
 
 async def test_leader_client_leaving_does_not_fail_the_others(
@@ -114,3 +117,24 @@ async def test_leader_client_leaving_does_not_fail_the_others(
 
 async def _true(value: object) -> bool:
     return bool(value)
+
+
+async def test_follower_is_marked_coalesced_with_its_own_id(
+    proxy: str, fake: ScriptedUpstream
+) -> None:
+    hold = threading.Event()
+    fake.script = Script(hold_headers=hold)
+    body = {"model": "demo", "messages": MESSAGES}
+    head = {"authorization": f"Bearer {CLIENT_KEY}"}
+    async with httpx.AsyncClient(timeout=30) as raw:
+        url = f"{proxy}/v1/chat/completions"
+        leader = asyncio.create_task(raw.post(url, json=body, headers=head))
+        await wait_for(lambda: _true(fake.hits == 1))
+        follower = asyncio.create_task(raw.post(url, json=body, headers=head))
+        await followers_waiting(proxy, 1)
+        hold.set()
+        first, second = await leader, await follower
+    assert first.headers["x-proxy-cache"] == "miss" and "age" not in first.headers
+    assert second.headers["x-proxy-cache"] == "coalesced" and int(second.headers["age"]) >= 0
+    assert second.json()["id"] != first.json()["id"]
+    assert second.json()["choices"] == first.json()["choices"]
