@@ -253,3 +253,13 @@ def test_reload_keeps_entries_and_a_removed_key_reads_nothing(
     assert post(url, chat()).headers["x-proxy-cache"] == "hit"  # the store outlived the reload
     assert post(url, chat(), key=OTHER_KEY).status_code == 401
     assert fake.hits == 2
+
+
+def test_an_answer_over_max_entry_bytes_is_served_not_stored(
+    fake: ScriptedUpstream, start_proxy: Callable[..., str]
+) -> None:
+    url = start_proxy(yaml_for(fake.url, "  max_entry_bytes: 64"))
+    first, second = post(url, chat()), post(url, chat())
+    assert first.status_code == 200 and first.json()["choices"][0]["message"]["content"]
+    assert second.headers["x-proxy-cache"] == "miss"
+    assert fake.hits == 2
