@@ -16,9 +16,14 @@ RESULT_SLACK = 30.0  # in-flight requests are drained for at most 15 s by the lo
 
 @dataclass(frozen=True)
 class Point:
-    target: str  # "direct" or "proxy"
+    target: str  # "direct", "proxy", or "cached" (the proxy, a cached model: issue 12)
     stream: bool
     concurrency: int
+    model: str = "gpt"
+
+    @property
+    def proxied(self) -> bool:
+        return self.target != "direct"
 
     @property
     def mode(self) -> str:
@@ -46,6 +51,7 @@ def loader_command(url: str, point: Point, timing: Timing) -> list[str]:
     ]
     if point.stream:
         args.append("--stream")
+    args += ["--model", point.model]
     return procs.python_module("bench.load", *args)
 
 
@@ -93,10 +99,8 @@ def with_cpu(result: dict[str, Any], point: Point, cpu: dict[str, float]) -> dic
         # CPU used on each core by anything else (other processes, interrupts): noise.
         other_core0_pct=_other(cpu, f"core{procs.PROXY_CORE}", proxy_cpu, seconds),
         other_core1_pct=_other(cpu, f"core{procs.CLIENT_CORE}", client_cpu, seconds),
-        proxy_core_pct=100 * proxy_cpu / seconds if point.target == "proxy" else None,
-        proxy_cpu_us_per_req=(
-            1e6 * proxy_cpu / requests if point.target == "proxy" and requests else None
-        ),
+        proxy_core_pct=100 * proxy_cpu / seconds if point.proxied else None,
+        proxy_cpu_us_per_req=(1e6 * proxy_cpu / requests if point.proxied and requests else None),
     )
     return result
 

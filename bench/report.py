@@ -102,7 +102,18 @@ def checks(results: list[Result], startup: Result) -> list[Check]:
         Check("time to ready", startup["ready_seconds"], 1.0, "s", False, "target"),
         Check("non-stream req/s at 32 concurrent", _field(results, ns, 32, "rps"), 4000, "req/s", True, "goal"),
         Check("proxy CPU per non-stream request at 32", _field(results, ns, 32, "proxy_cpu_us_per_req"), 250, "us", False, "goal"),
+        *cache_checks(results),
     ]  # fmt: skip
+
+
+def cache_checks(results: list[Result]) -> list[Check]:
+    """`--scenario cache` (issue 12): cache hits at 32 against the uncached rate."""
+    hits = find(results, "cached", "non-stream", 32)
+    uncached = find(results, "proxy", "non-stream", 32)
+    if hits is None or uncached is None or not uncached["rps"]:
+        return []
+    ratio = float(hits["rps"]) / float(uncached["rps"])
+    return [Check("cache hit req/s / uncached req/s at 32", ratio, 2.0, "x", True, "target")]
 
 
 def latency_lines(results: list[Result]) -> list[str]:
@@ -132,7 +143,7 @@ def is_noisy(r: Result) -> bool:
     """Other work on the core that bounds this row: the proxy's core for proxied rows, the
     client core for direct ones. (The partly idle client core in proxied rows always shows
     some: wake-ups and tick-sampled accounting of short bursts land there.)"""
-    key = "other_core0_pct" if r["target"] == "proxy" else "other_core1_pct"
+    key = "other_core1_pct" if r["target"] == "direct" else "other_core0_pct"
     return (r.get(key) or 0.0) > NOISY_PCT
 
 

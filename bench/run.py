@@ -25,7 +25,14 @@ QUICK_TIMING = Timing(warmup=0.5, duration=1.5)
 SCENARIOS = {
     "default": {"latency_ms": 0.0, "concurrency": DEFAULT_CONCURRENCY},
     "latency": {"latency_ms": 50.0, "concurrency": "256,1024"},
+    # Issue 12: S1@32 through the proxy uncached, then against a cached model (every request
+    # after the first is a hit); memory backend, or redis with --cache-redis-url.
+    "cache": {"latency_ms": 0.0, "concurrency": "32"},
 }
+CACHE_CONFIG = "cache:\n  models: [gpt-cached]\n"
+CACHE_REDIS_CONFIG = (
+    "state:\n  redis_url: {url}\ncache:\n  models: [gpt-cached]\n  backend: redis\n"
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -34,6 +41,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, help="unmeasured seconds first (default 1)")
     parser.add_argument("--scenario", choices=sorted(SCENARIOS), default="default")
     parser.add_argument("--concurrency", help="comma list (default: the scenario's)")
+    parser.add_argument(
+        "--cache-redis-url", help="--scenario cache: the redis backend at this URL (loopback)"
+    )
     parser.add_argument("--latency-ms", type=float, help="upstream delay before each answer")
     parser.add_argument(
         "--max-connections", type=int, help="the proxy's pool cap (default: max_in_flight)"
@@ -54,6 +64,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def cache_config(args: argparse.Namespace) -> str:
+    if args.scenario != "cache":
+        return ""
+    if args.cache_redis_url:
+        return CACHE_REDIS_CONFIG.format(url=args.cache_redis_url)
+    return CACHE_CONFIG
+
+
 def timing_of(args: argparse.Namespace) -> Timing:
     base = QUICK_TIMING if args.quick else Timing(warmup=1.0, duration=5.0)
     return Timing(
@@ -62,8 +80,19 @@ def timing_of(args: argparse.Namespace) -> Timing:
     )
 
 
-def plan(concurrency: list[int], targets: list[str]) -> list[Point]:
-    """Direct and proxied runs side by side for each mode and concurrency."""
+def plan(concurrency: list[int], targets: list[str], scenario: str = "default") -> list[Point]:
+    """Direct and proxied runs side by side for each mode and concurrency; `cache`: the
+    proxy uncached, then the cached model (non-stream and stream hits)."""
+    if scenario == "cache":
+        return [
+            point
+            for c in concurrency
+            for point in (
+                Point("proxy", False, c),
+                Point("cached", False, c, "gpt-cached"),
+                Point("cached", True, c, "gpt-cached"),
+            )
+        ]
     return [
         Point(target, stream, c)
         for stream in (False, True)
@@ -109,7 +138,7 @@ def measure(points: list[Point], timing: Timing, upstream: Upstream, proxy: Prox
     watched = {"proxy": proxy.pid, "upstream": upstream.pid}
     results = []
     for point in points:
-        url = proxy.url if point.target == "proxy" else upstream.url
+        url = proxy.url if point.proxied else upstream.url
         result = run_point(url, point, timing, watched)
         print(report.row(result), file=sys.stderr, flush=True)
         results.append(result)
@@ -120,7 +149,8 @@ def run(args: argparse.Namespace) -> int:
     procs.pin_self_to_client_core()
     timing = timing_of(args)
     concurrency = [int(c) for c in args.concurrency.split(",") if c.strip()]
-    points = plan(concurrency, [t.strip() for t in args.targets.split(",") if t.strip()])
+    targets = [t.strip() for t in args.targets.split(",") if t.strip()]
+    points = plan(concurrency, targets, args.scenario)
     if not procs.can_pin():
         print("warning: fewer than 2 cores or no taskset: running unpinned", file=sys.stderr)
     warn_if_busy()
@@ -128,7 +158,13 @@ def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp, contextlib.ExitStack() as stack:
         workdir = Path(tmp)
         upstream = start_upstream(stack, workdir, args.chunks, args.chunk_delay_ms, args.latency_ms)
-        proxy = start_proxy(stack, workdir, upstream, max_connections=args.max_connections)
+        proxy = start_proxy(
+            stack,
+            workdir,
+            upstream,
+            max_connections=args.max_connections,
+            extra_config=cache_config(args),
+        )
         print(f"proxy ready in {proxy.ready_seconds * 1000:.0f} ms", file=sys.stderr)
         print(report.HEADER, file=sys.stderr)
         results = measure(points, timing, upstream, proxy)

@@ -22,6 +22,7 @@ providers:
   up: {{type: openai, base_url: "http://127.0.0.1:{port}/v1", api_key: "${{UP_KEY}}"{pool}}}
 models:
   gpt: [{{provider: up, model: gpt-upstream}}]
+  gpt-cached: [{{provider: up, model: gpt-upstream}}]  # cached only in --scenario cache
 auth:
   api_keys: ["${{PROXY_API_KEY}}"]
 """

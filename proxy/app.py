@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Route as HttpRoute
 
 from proxy import endpoints
+from proxy.cache.admin import admin_cache
 from proxy.chat import ChatEndpoint
 from proxy.config import Config
 from proxy.edge import Edge
@@ -59,6 +60,7 @@ def build_app(
             HttpRoute("/metrics", endpoints.prometheus, methods=["GET"]),
             HttpRoute("/admin/reload", endpoints.admin_reload, methods=["POST"]),
             HttpRoute("/admin/status", endpoints.admin_status, methods=["GET"]),
+            HttpRoute("/admin/cache", admin_cache, methods=["GET", "DELETE"]),
         ],
         exception_handlers={
             ProxyError: endpoints.on_proxy_error,

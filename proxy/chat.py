@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from starlette.types import Receive, Scope, Send
@@ -23,9 +24,11 @@ from proxy.asgi import (
     send_error,
     send_whole,
 )
+from proxy.cache.keys import request_scope
 from proxy.errors import ProxyError, internal_error, unsupported_media_type
 from proxy.ids import new_id
-from proxy.request import parse_chat_request
+from proxy.providers.base import CallContext
+from proxy.request import ChatRequest, parse_chat_request
 from proxy.router import new_context
 from proxy.streaming import served
 from proxy.trace import RequestTrace
@@ -34,7 +37,16 @@ if TYPE_CHECKING:
     from proxy.state import Gateway
 
 log = logging.getLogger("proxy")
-_WANTED = frozenset({b"authorization", b"x-api-key", b"content-type", b"content-length"})
+_WANTED = frozenset(
+    {
+        b"authorization",
+        b"x-api-key",
+        b"content-type",
+        b"content-length",
+        b"cache-control",  # read only for cacheable models (proxy/cache)
+        b"x-proxy-cache-ttl",
+    }
+)
 _JSON_CONTENT = re.compile(r"^\s*application/([\w.+-]+\+)?json\s*(;.*)?$", re.IGNORECASE)
 
 # Watching for a disconnect costs a task per request; a request answered within this time
@@ -80,22 +92,55 @@ class ChatEndpoint:
         trace.model = state.model_label(req.model)
         trace.stream = req.stream
         ctx = new_context(req, f"chatcmpl-{new_id()}")
+        # The response cache (proxy/cache): None, or a set lookup, for a model without it.
+        cache = state.cache
+        plan = None
+        if cache is not None and req.model in cache.models:
+            owner = request_scope(
+                cache.config.scope == "global",
+                None,  # issue 11: the caller's identity name once auth.check returns it
+                headers.get(b"authorization"),
+                headers.get(b"x-api-key"),
+            )
+            ttl = headers.get(b"x-proxy-cache-ttl")
+            plan = cache.plan(req, owner, headers.get(b"cache-control"), ttl)
         loop = self._loop or self._bind_loop()
-        bounded = self.gateway.lifecycle.bounded  # a drain ends the wait with a 503
         with DisconnectWatch(receive, loop) as watch:
-            if req.stream:
-                stream = await bounded(state.router.open_stream(req, ctx, request_id, trace))
-                # From here the stream owns its upstream, admission and account (streaming.py).
-                idle = state.config.server.client_idle_timeout
-                await stream.serve(send, self.gateway.lifecycle, watch.stop, idle)
-                return
-            reply = await bounded(state.router.complete(req, ctx, request_id, trace))
-            trace.usage = reply.usage
-            # Sent inside the watch: a disconnect seen before stop() surfaces as
-            # ClientDisconnected here, not as a stray cancellation after the block.
-            watch.stop()
-            await send_whole(send, 200, reply.body, [(b"content-type", JSON_TYPE), *served(trace)])
-        trace.finish(200)
+            if plan is None:
+                await self._answer(req, ctx, request_id, trace, send, watch.stop)
+            else:
+
+                async def answer(out: Send) -> None:
+                    await self._answer(req, ctx, request_id, trace, out, watch.stop)
+
+                await plan.serve(send, watch.stop, trace, ctx, answer)
+        trace.finish(200)  # a no-op for a stream: its pump wrote its account
+
+    async def _answer(
+        self,
+        req: ChatRequest,
+        ctx: CallContext,
+        request_id: str,
+        trace: RequestTrace,
+        send: Send,
+        stop_watch: Callable[[], None],
+    ) -> None:
+        """The upstream answer, streamed or whole, sent to `send`."""
+        state = self.gateway.state
+        assert state is not None
+        bounded = self.gateway.lifecycle.bounded  # a drain ends the wait with a 503
+        if req.stream:
+            stream = await bounded(state.router.open_stream(req, ctx, request_id, trace))
+            # From here the stream owns its upstream, admission and account (streaming.py).
+            idle = state.config.server.client_idle_timeout
+            await stream.serve(send, self.gateway.lifecycle, stop_watch, idle)
+            return
+        reply = await bounded(state.router.complete(req, ctx, request_id, trace))
+        trace.usage = reply.usage
+        # Sent inside the watch: a disconnect seen before stop() surfaces as
+        # ClientDisconnected here, not as a stray cancellation after the block.
+        stop_watch()
+        await send_whole(send, 200, reply.body, [(b"content-type", JSON_TYPE), *served(trace)])
 
     def _bind_loop(self) -> asyncio.AbstractEventLoop:
         # Looked up once: on Python 3.11 every lookup of the running loop is a getpid().

@@ -24,6 +24,9 @@ import orjson
 from proxy import metrics
 from proxy.auth import Authenticator
 from proxy.breakers import ProviderHealth
+from proxy.cache.build import build_cache, retired_store
+from proxy.cache.service import ResponseCache
+from proxy.cache.store import ByteStore
 from proxy.config import Config, ConfigError, ProviderConfig
 from proxy.lifecycle import Lifecycle
 from proxy.logs import log_fields, register_secrets
@@ -45,6 +48,7 @@ class AppState:
     model_objects: dict[str, bytes]  # GET /v1/models/{model}: the listed models' objects
     public_models: frozenset[str]
     admin_key: Authenticator | None
+    cache: ResponseCache | None = None  # None: no model is cached (cache.models)
     loaded_at: float = field(default_factory=time.time)  # wall clock: built at start or reload
 
     @property
@@ -121,6 +125,7 @@ class Gateway:
         self.lifecycle = lifecycle
         self.state: AppState | None = None
         self._retiring: dict[int, Route] = {}  # id(route) -> route whose pool is not closed
+        self._retiring_stores: dict[int, ByteStore] = {}  # replaced caches not yet closed
         self._closers: set[asyncio.Task[None]] = set()
         self._reloading = asyncio.Lock()
 
@@ -147,6 +152,9 @@ class Gateway:
             dropped = [r for n, r in old.routes.items() if self.state.routes.get(n) is not r]
             if dropped:
                 self._retire(dropped, old.config.server.request_timeout)
+            store = retired_store(old.cache, self.state.cache)
+            if store is not None:
+                self._retire_store(store, old.config.server.request_timeout)
         log_fields(log, logging.WARNING, "config reloaded", models=sorted(config.models))
         return True, "reloaded"
 
@@ -161,6 +169,12 @@ class Gateway:
         self._retiring.clear()
         for route in routes:
             await route.upstream.aclose()
+        stores = list(self._retiring_stores.values())
+        self._retiring_stores.clear()
+        if self.state is not None and self.state.cache is not None:
+            stores.append(self.state.cache.store)
+        for store in stores:
+            await store.aclose()
 
     @staticmethod
     def _load_prepared(load: Callable[[], Config]) -> Prepared:
@@ -188,6 +202,7 @@ class Gateway:
             model_objects={n: orjson.dumps(model_object(n, created)) for n in public},
             public_models=frozenset(config.models),
             admin_key=prepared.admin_key,
+            cache=build_cache(config, old.cache if old else None, old.config if old else None),
         )
 
     def _route(
@@ -223,6 +238,17 @@ class Gateway:
         task = asyncio.create_task(self._close_after(routes, grace))
         self._closers.add(task)
         task.add_done_callback(self._closers.discard)
+
+    def _retire_store(self, store: ByteStore, grace: float) -> None:
+        self._retiring_stores[id(store)] = store
+        task = asyncio.create_task(self._close_store_after(store, grace))
+        self._closers.add(task)
+        task.add_done_callback(self._closers.discard)
+
+    async def _close_store_after(self, store: ByteStore, grace: float) -> None:
+        await asyncio.sleep(grace)  # requests of the old config may still be using it
+        await store.aclose()
+        del self._retiring_stores[id(store)]  # after the close: aclose() finishes a cut one
 
     async def _close_after(self, routes: list[Route], grace: float) -> None:
         # In-flight requests of the old config may still be using these pools.

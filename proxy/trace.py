@@ -35,6 +35,9 @@ class RequestTrace:
     outcome: str = "ok"
     client_disconnected: bool = False
     finished: bool = False
+    # Cacheable models only (proxy/cache): hit | miss | bypass | coalesced. A hit or a
+    # coalesced answer made no upstream call: limits and budgets must not charge it.
+    cache: str | None = None
 
     def mark_first_byte(self) -> None:
         self.first_byte = time.perf_counter()
@@ -86,4 +89,6 @@ class RequestTrace:
             }
         if cost:
             fields["cost_usd"] = round(cost, 8)
+        if self.cache is not None:
+            fields["cache"] = self.cache
         log_fields(log, logging.INFO, "request", **fields)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from proxy.config.access import AdminConfig, AuthConfig, parse_admin, parse_auth
+from proxy.config.cache import CacheConfig, check_cache_models, parse_cache
 from proxy.config.keys import Budget, BudgetPeriod, KeyLimits, NamedKey, check_key_models
 from proxy.config.providers import (
     PROVIDER_TYPES,
@@ -40,6 +41,7 @@ __all__ = [
     "BreakerConfig",
     "Budget",
     "BudgetPeriod",
+    "CacheConfig",
     "Config",
     "ConfigError",
     "Deployment",
@@ -68,6 +70,7 @@ class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     admin: AdminConfig = field(default_factory=AdminConfig)
     state: StateConfig = field(default_factory=StateConfig)
+    cache: CacheConfig = field(default_factory=CacheConfig)
     warnings: tuple[str, ...] = ()
     embedding_models: frozenset[str] = frozenset()  # declared `kind: embeddings`
     digest: str = ""  # sha256 of the YAML text it was parsed from (shown by /admin/status)
@@ -105,7 +108,9 @@ def parse_config(text: str, env: Mapping[str, str], source: str = "<config>") ->
 
 def _parse(raw: object, env: Mapping[str, str]) -> Config:
     root = mapping(raw, "(top level)")
-    reject_unknown(root, "(top level)", {"providers", "models", "auth", "server", "admin", "state"})
+    reject_unknown(
+        root, "(top level)", {"providers", "models", "auth", "server", "admin", "state", "cache"}
+    )
     warnings: list[str] = []
     server = parse_server(root.get("server"))
     # A provider's pool follows what the server admits unless it sets its own cap.
@@ -120,13 +125,17 @@ def _parse(raw: object, env: Mapping[str, str]) -> Config:
             f"admin.host {admin.host} without admin.api_key: /metrics is open to anyone who "
             "can reach port " + str(admin.port)
         )
+    state = parse_state(root.get("state"), env)
+    cache = parse_cache(root.get("cache"), state.redis_url is not None)
+    warnings += check_cache_models(cache, models)
     return Config(
         providers=MappingProxyType(providers),
         models=MappingProxyType(models),
         auth=auth,
         server=server,
         admin=admin,
-        state=parse_state(root.get("state"), env),
+        state=state,
+        cache=cache,
         warnings=tuple(warnings),
         embedding_models=embedding_models,
     )
