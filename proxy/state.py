@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import orjson
 
@@ -29,6 +30,9 @@ from proxy.providers.base import Adapter
 from proxy.router import Route, Router
 from proxy.upstream import TransportFactory, Upstream
 
+if TYPE_CHECKING:
+    from proxy.tracing import Tracer, Tracing
+
 log = logging.getLogger("proxy")
 
 
@@ -43,6 +47,7 @@ class AppState:
     public_models: frozenset[str]
     admin_key: Authenticator | None
     loaded_at: float = field(default_factory=time.time)  # wall clock: built at start or reload
+    tracer: Tracer | None = None  # None unless tracing.enabled
 
     @property
     def max_body_bytes(self) -> int:
@@ -96,6 +101,7 @@ class Gateway:
         self.lifecycle = lifecycle
         self.state: AppState | None = None
         self._retired: set[asyncio.Task[None]] = set()
+        self._tracing: Tracing | None = None  # the exporter, made when first enabled
 
     def start(self) -> None:
         self.state = self._build(self._initial, build_adapters(self._initial), None)
@@ -131,6 +137,9 @@ class Gateway:
         if self.state is not None:
             for route in self.state.routes.values():
                 await route.upstream.aclose()
+        if self._tracing is not None:
+            # Exports the spans still queued: a blocking POST, off the loop.
+            await asyncio.to_thread(self._tracing.shutdown)
 
     def _build(
         self, config: Config, adapters: dict[str, Adapter], old: AppState | None
@@ -154,7 +163,17 @@ class Gateway:
             model_objects={n: orjson.dumps(model_object(n, created)) for n in public},
             public_models=frozenset(config.models),
             admin_key=Authenticator([admin]) if admin is not None else None,
+            tracer=self._tracer(config),
         )
+
+    def _tracer(self, config: Config) -> Tracer | None:
+        if not config.tracing.enabled:
+            return None  # and OpenTelemetry is never imported
+        if self._tracing is None:
+            from proxy.tracing import Tracing
+
+            self._tracing = Tracing()
+        return self._tracing.for_config(config)
 
     def _route(
         self, config: Config, provider: ProviderConfig, adapter: Adapter, old: AppState | None

@@ -30,6 +30,7 @@ from proxy.config.providers import (
 from proxy.config.routes import Deployment, ModelKind, Price, parse_model_kinds, parse_models
 from proxy.config.server import ServerConfig, parse_server
 from proxy.config.state import StateConfig, parse_state
+from proxy.config.tracing import TracingConfig, parse_tracing
 from proxy.config.values import ConfigError, Secret, expand_vars, mapping, reject_unknown
 
 __all__ = [
@@ -51,6 +52,7 @@ __all__ = [
     "Secret",
     "ServerConfig",
     "StateConfig",
+    "TracingConfig",
     "check_options",
     "expand_vars",
     "load_config",
@@ -67,6 +69,7 @@ class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     admin: AdminConfig = field(default_factory=AdminConfig)
     state: StateConfig = field(default_factory=StateConfig)
+    tracing: TracingConfig = field(default_factory=TracingConfig)
     warnings: tuple[str, ...] = ()
     embedding_models: frozenset[str] = frozenset()  # declared `kind: embeddings`
     digest: str = ""  # sha256 of the YAML text it was parsed from (shown by /admin/status)
@@ -101,7 +104,9 @@ def parse_config(text: str, env: Mapping[str, str], source: str = "<config>") ->
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ConfigError(f"{source}: invalid YAML{where}") from exc
     root = mapping(raw, "(top level)")
-    reject_unknown(root, "(top level)", {"providers", "models", "auth", "server", "admin", "state"})
+    reject_unknown(
+        root, "(top level)", {"providers", "models", "auth", "server", "admin", "state", "tracing"}
+    )
     warnings: list[str] = []
     server = parse_server(root.get("server"))
     # A provider's pool follows what the server admits unless it sets its own cap.
@@ -118,6 +123,7 @@ def parse_config(text: str, env: Mapping[str, str], source: str = "<config>") ->
         server=server,
         admin=admin,
         state=parse_state(root.get("state"), env),
+        tracing=parse_tracing(root.get("tracing")),
         warnings=tuple(warnings),
         embedding_models=embedding_models,
         digest=hashlib.sha256(text.encode()).hexdigest(),

@@ -1,0 +1,29 @@
+"""The `tracing:` section: OpenTelemetry export, off by default.
+
+Where spans go (endpoint, headers), the service name, the sampler and resource attributes
+come from the standard OTEL_* environment variables, read by the OpenTelemetry SDK itself;
+this section only switches tracing on and says whether content may be recorded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from proxy.config.values import boolean, mapping, reject_unknown
+
+
+@dataclass(frozen=True)
+class TracingConfig:
+    enabled: bool = False
+    # Prompt and completion text on spans: off, since it is the caller's data.
+    capture_content: bool = False
+
+
+def parse_tracing(raw: Any) -> TracingConfig:
+    data = mapping(raw if raw is not None else {}, "tracing")
+    reject_unknown(data, "tracing", {"enabled", "capture_content"})
+    return TracingConfig(
+        enabled=boolean(data, "enabled", "tracing", False),
+        capture_content=boolean(data, "capture_content", "tracing", False),
+    )

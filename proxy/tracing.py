@@ -1,0 +1,241 @@
+"""OpenTelemetry spans for chat requests: one server span per request, one client span per
+upstream attempt, exported over OTLP/HTTP (protobuf) by the official SDK, batched on its
+own thread so export never runs on the request path.
+
+Imported only when `tracing.enabled` is true (state.py): with tracing off no OpenTelemetry
+module is loaded and a request's only tracing work is `trace.span is None` checks.
+
+Where spans go, the service name, the sampler and resource attributes come from the
+standard OTEL_* environment variables (OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT,
+OTEL_EXPORTER_OTLP_HEADERS, OTEL_SERVICE_NAME, OTEL_TRACES_SAMPLER[_ARG],
+OTEL_RESOURCE_ATTRIBUTES, OTEL_BSP_*), read by the SDK itself.
+
+Attribute names follow the OpenTelemetry GenAI semantic conventions as shipped in
+opentelemetry-semantic-conventions 0.66b2 (opentelemetry/semconv/_incubating/attributes/
+gen_ai_attributes.py, now maintained in open-telemetry/semantic-conventions-genai):
+span name `{gen_ai.operation.name} {gen_ai.request.model}`, gen_ai.provider.name,
+gen_ai.usage.input_tokens / output_tokens / cache_read.input_tokens /
+reasoning.output_tokens, gen_ai.response.time_to_first_chunk (seconds), and the general
+`server.address` and `error.type`. What the conventions have no name for is under
+`llm_proxy.*`. Content (gen_ai.input.messages / gen_ai.output.messages) is recorded only with
+`tracing.capture_content: true`; secrets never (no header, key or URL query is recorded).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from opentelemetry.context import Context
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, set_span_in_context
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from proxy.config import Config, ProviderType, TracingConfig
+
+if TYPE_CHECKING:
+    from proxy.errors import UpstreamError
+    from proxy.request import ChatRequest
+    from proxy.trace import RequestTrace
+
+_PROPAGATOR = TraceContextTextMapPropagator()
+_TRACE_HEADERS = frozenset({b"traceparent", b"tracestate"})
+# Our provider types -> gen_ai.provider.name well-known values (gen_ai_attributes.py,
+# GenAiProviderNameValues); a type the conventions do not list is named as it is.
+_PROVIDER_NAMES: Mapping[str, str] = {
+    "openai": "openai",
+    "azure": "azure.ai.openai",
+    "anthropic": "anthropic",
+    "gemini": "gcp.gemini",
+}
+# Request parameters recorded when the client set them: body field -> attribute.
+_PARAMETERS = {
+    "temperature": "gen_ai.request.temperature",
+    "top_p": "gen_ai.request.top_p",
+    "max_tokens": "gen_ai.request.max_tokens",
+    "max_completion_tokens": "gen_ai.request.max_tokens",
+    "seed": "gen_ai.request.seed",
+}
+
+
+class Tracing:
+    """The process's tracer provider and exporter: built once, shut down (flushed) once."""
+
+    def __init__(self) -> None:
+        resource = Resource.create()  # OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES
+        if str(resource.attributes.get(SERVICE_NAME, "")).startswith("unknown_service"):
+            resource = resource.merge(Resource({SERVICE_NAME: "llm-proxy"}))
+        # The sampler comes from OTEL_TRACES_SAMPLER (default parentbased_always_on).
+        self._provider = TracerProvider(resource=resource)
+        self._provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        self._tracer = self._provider.get_tracer("llm-proxy")
+
+    def for_config(self, config: Config) -> Tracer:
+        return Tracer(self, config)
+
+    def shutdown(self) -> None:
+        self._provider.shutdown()  # exports what is still queued
+
+
+class Tracer:
+    """What a request needs to start its span, precomputed per config (state.py)."""
+
+    def __init__(self, tracing: Tracing, config: Config) -> None:
+        self._otel = tracing._tracer
+        self.settings: TracingConfig = config.tracing
+        # Per provider, the attempt span's fixed attributes: no per-request lookups.
+        self.providers: dict[str, dict[str, Any]] = {
+            name: _provider_attributes(name, p.type, p.base_url)
+            for name, p in config.providers.items()
+        }
+
+    def start(self, headers: Mapping[bytes, str], start: float) -> RequestSpan:
+        """The request's server span, continuing the caller's W3C trace if it sent one.
+        `start` is the trace's perf_counter start, so the span covers the whole request."""
+        carrier = {k.decode(): v for k, v in headers.items() if k in _TRACE_HEADERS}
+        parent = _PROPAGATOR.extract(carrier) if carrier else None
+        begun = time.time_ns() - int((time.perf_counter() - start) * 1e9)
+        span = self._otel.start_span("chat", context=parent, kind=SpanKind.SERVER, start_time=begun)
+        return RequestSpan(self, span)
+
+
+class RequestSpan:
+    """One request's span and its current attempt's span."""
+
+    __slots__ = ("_attempt", "_tracer", "headers", "span")
+
+    def __init__(self, tracer: Tracer, span: Span) -> None:
+        self._tracer = tracer
+        self.span = span
+        self._attempt: Span | None = None
+        # The upstream request's trace headers for the current attempt (upstream.py).
+        self.headers: tuple[tuple[bytes, bytes], ...] = ()
+
+    def ids(self) -> tuple[str, str]:
+        """(trace id, span id) in hex, for the access log line."""
+        ctx = self.span.get_span_context()
+        return f"{ctx.trace_id:032x}", f"{ctx.span_id:016x}"
+
+    def request(self, req: ChatRequest, route: str | None) -> None:
+        """What the client asked for, once the body is parsed."""
+        span, body = self.span, req.body
+        span.update_name(f"chat {req.model}")
+        attributes: dict[str, Any] = {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.request.model": req.model,
+            "gen_ai.request.stream": req.stream,
+        }
+        for field, name in _PARAMETERS.items():
+            value = body.get(field)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                attributes[name] = value
+        if req.models is not None:
+            attributes["llm_proxy.request.models"] = list(req.models)
+        if route is not None:
+            attributes["llm_proxy.request.route"] = route
+        if self._tracer.settings.capture_content:
+            attributes["gen_ai.input.messages"] = orjson.dumps(body.get("messages")).decode()
+        span.set_attributes(attributes)
+
+    def start_attempt(self, provider: str, model: str) -> None:
+        """A client span for one upstream attempt; its traceparent goes upstream."""
+        self.end_attempt("abandoned")  # never left open by a path that forgot it
+        fixed = self._tracer.providers.get(provider, {})
+        attempt = self._tracer._otel.start_span(
+            f"chat {model}",
+            context=set_span_in_context(self.span),
+            kind=SpanKind.CLIENT,
+            attributes={**fixed, "gen_ai.request.model": model},
+        )
+        self._attempt = attempt
+        carrier: dict[str, str] = {}
+        _PROPAGATOR.inject(carrier, context=set_span_in_context(attempt, Context()))
+        self.headers = tuple((k.encode(), v.encode()) for k, v in carrier.items())
+
+    def first_chunk(self, seconds: float) -> None:
+        if self._attempt is not None:
+            self._attempt.set_attribute("gen_ai.response.time_to_first_chunk", seconds)
+
+    def end_attempt(self, outcome: str, error: UpstreamError | None = None) -> None:
+        attempt, self._attempt = self._attempt, None
+        if attempt is None:
+            return
+        attempt.set_attribute("llm_proxy.attempt.outcome", outcome)
+        if outcome != "ok":
+            attempt.set_attribute("error.type", outcome)
+            detail = error.message if error is not None else outcome
+            attempt.set_status(Status(StatusCode.ERROR, detail))
+        attempt.end()
+
+    def reply(self, body: bytes) -> None:
+        """A non-stream answer's id and finish reasons (and text, if content is captured)."""
+        try:
+            answer = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return
+        if not isinstance(answer, dict):
+            return
+        choices = [c for c in answer.get("choices") or () if isinstance(c, dict)]
+        reasons = [str(c["finish_reason"]) for c in choices if c.get("finish_reason")]
+        attributes: dict[str, Any] = {"gen_ai.response.finish_reasons": reasons}
+        if isinstance(answer.get("id"), str):
+            attributes["gen_ai.response.id"] = answer["id"]
+        if self._tracer.settings.capture_content:
+            messages = [c.get("message") for c in choices]
+            attributes["gen_ai.output.messages"] = orjson.dumps(messages).decode()
+        self.span.set_attributes(attributes)
+
+    def finish(self, trace: RequestTrace, status: int) -> None:
+        """End both spans from the request's account (trace.py calls this once)."""
+        span = self.span
+        ttft = None if trace.first_byte is None else trace.first_byte - trace.start
+        if ttft is not None:
+            self.first_chunk(ttft)
+        self.end_attempt(trace.outcome)  # a stream's attempt ends with the stream
+        attributes: dict[str, Any] = {
+            "http.response.status_code": status,
+            "llm_proxy.outcome": trace.outcome,
+            "llm_proxy.attempts": [f"{a.provider}:{a.outcome}" for a in trace.attempts],
+        }
+        fixed = self._tracer.providers.get(trace.provider)
+        if fixed is not None:
+            attributes["gen_ai.provider.name"] = fixed["gen_ai.provider.name"]
+            attributes["llm_proxy.provider"] = trace.provider
+        if trace.upstream_model is not None:
+            attributes["gen_ai.response.model"] = trace.upstream_model
+        if ttft is not None:
+            attributes["gen_ai.response.time_to_first_chunk"] = ttft
+        usage = trace.usage
+        if usage is not None:
+            attributes["gen_ai.usage.input_tokens"] = usage.prompt
+            attributes["gen_ai.usage.output_tokens"] = usage.completion
+            attributes["gen_ai.usage.cache_read.input_tokens"] = usage.cached
+            attributes["gen_ai.usage.reasoning.output_tokens"] = usage.reasoning
+        # Issue 11 hook: once the trace carries the caller's key name, record it here as
+        # attributes["llm_proxy.key.name"] (a configured name, never the key itself).
+        if status >= 400 or trace.outcome != "ok":
+            attributes["error.type"] = trace.outcome
+            span.set_status(Status(StatusCode.ERROR))
+        span.set_attributes(attributes)
+        span.end()
+
+
+def _provider_attributes(name: str, ptype: ProviderType, base_url: str) -> dict[str, Any]:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(base_url)  # only host and port: a URL's query may hold a key
+    attributes: dict[str, Any] = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": _PROVIDER_NAMES.get(ptype, ptype),
+        "llm_proxy.provider": name,
+    }
+    if parts.hostname:
+        attributes["server.address"] = parts.hostname
+        if parts.port is not None:
+            attributes["server.port"] = parts.port
+    return attributes
