@@ -104,6 +104,7 @@ class Gateway:
         self._tracing: Tracing | None = None  # the exporter, made when first enabled
 
     def start(self) -> None:
+        self._start_tracing(self._initial)
         self.state = self._build(self._initial, build_adapters(self._initial), None)
 
     async def reload(self) -> tuple[bool, str]:
@@ -113,6 +114,7 @@ class Gateway:
         try:
             config = self._load()
             adapters = build_adapters(config)
+            self._start_tracing(config)
         except ConfigError as exc:
             log.error("reload refused, keeping the current config: %s", exc)
             return False, f"reload refused: {exc}"
@@ -166,13 +168,23 @@ class Gateway:
             tracer=self._tracer(config),
         )
 
-    def _tracer(self, config: Config) -> Tracer | None:
-        if not config.tracing.enabled:
-            return None  # and OpenTelemetry is never imported
-        if self._tracing is None:
+    def _start_tracing(self, config: Config) -> None:
+        """The exporter, the first time a config enables tracing; off, OpenTelemetry is
+        never imported."""
+        if not config.tracing.enabled or self._tracing is not None:
+            return
+        try:
             from proxy.tracing import Tracing
+        except ImportError as exc:
+            raise ConfigError(
+                "tracing.enabled: the OpenTelemetry packages are not installed "
+                "(pip install 'llm-proxy[tracing]')"
+            ) from exc
+        self._tracing = Tracing()
 
-            self._tracing = Tracing()
+    def _tracer(self, config: Config) -> Tracer | None:
+        if not config.tracing.enabled or self._tracing is None:
+            return None
         return self._tracing.for_config(config)
 
     def _route(
