@@ -28,7 +28,6 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from opentelemetry.context import Context
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -153,9 +152,14 @@ class RequestSpan:
             attributes={**fixed, "gen_ai.request.model": model},
         )
         self._attempt = attempt
-        carrier: dict[str, str] = {}
-        _PROPAGATOR.inject(carrier, context=set_span_in_context(attempt, Context()))
-        self.headers = tuple((k.encode(), v.encode()) for k, v in carrier.items())
+        # W3C Trace Context, written directly (what TraceContextTextMapPropagator.inject
+        # writes, without building a Context per attempt).
+        ctx = attempt.get_span_context()
+        parent = f"00-{ctx.trace_id:032x}-{ctx.span_id:016x}-{ctx.trace_flags:02x}"
+        headers = [(b"traceparent", parent.encode())]
+        if ctx.trace_state:
+            headers.append((b"tracestate", ctx.trace_state.to_header().encode()))
+        self.headers = tuple(headers)
 
     def first_chunk(self, seconds: float) -> None:
         if self._attempt is not None:
