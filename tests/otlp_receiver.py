@@ -34,6 +34,7 @@ class Span:
     parent_span_id: str  # "" for a root span
     attributes: dict[str, Any]
     status_code: int  # 0 unset, 1 ok, 2 error
+    status_message: str
     service_name: str
 
 
@@ -83,6 +84,7 @@ def _span(span: Any, service: str) -> Span:
         parent_span_id=span.parent_span_id.hex(),
         attributes={a.key: _value(a.value) for a in span.attributes},
         status_code=span.status.code,
+        status_message=span.status.message,
         service_name=service,
     )
 

@@ -108,7 +108,9 @@ def test_fallback_has_two_attempt_spans_the_first_with_its_outcome(
     start_proxy: Callable[..., str],
     scripted: Callable[..., ScriptedUpstream],
 ) -> None:
-    failing, working = scripted(OPENAI, Script(status=500)), scripted(OPENAI)
+    # The failing provider's error echoes its key: the span must not carry it (E6).
+    echo = orjson.dumps({"error": {"message": f"key {PROVIDER_KEY} is broken"}})
+    failing, working = scripted(OPENAI, Script(status=500, body=echo)), scripted(OPENAI)
     url = start_proxy(config([failing.url, working.url]))
     client(url).chat.completions.create(model="smart", messages=[{"role": "user", "content": "x"}])
     server = one_server_span(receiver)
@@ -119,6 +121,7 @@ def test_fallback_has_two_attempt_spans_the_first_with_its_outcome(
     assert outcome not in ("ok", "abandoned")
     assert first.attributes["error.type"] == outcome
     assert first.status_code == 2  # STATUS_CODE_ERROR
+    assert first.status_message and PROVIDER_KEY not in repr(receiver.spans)
     assert second.attributes["llm_proxy.attempt.outcome"] == "ok"
     assert "error.type" not in second.attributes
     assert server.attributes["llm_proxy.attempts"] == [f"p0:{outcome}", "p1:ok"]
