@@ -140,8 +140,8 @@ class Gateway:
             for route in self.state.routes.values():
                 await route.upstream.aclose()
         if self._tracing is not None:
-            # Exports the spans still queued: a blocking POST, off the loop.
-            await asyncio.to_thread(self._tracing.shutdown)
+            config = self.state.config if self.state is not None else self._initial
+            await self._tracing.aclose(config.tracing.flush_timeout)
 
     def _build(
         self, config: Config, adapters: dict[str, Adapter], old: AppState | None

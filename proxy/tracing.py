@@ -23,6 +23,8 @@ reasoning.output_tokens, gen_ai.response.time_to_first_chunk (seconds), and the 
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -77,8 +79,13 @@ class Tracing:
     def for_config(self, config: Config) -> Tracer:
         return Tracer(self, config)
 
-    def shutdown(self) -> None:
-        self._provider.shutdown()  # exports what is still queued
+    async def aclose(self, timeout: float) -> None:
+        """Export what is still queued, waiting at most `timeout` seconds: the SDK's
+        shutdown blocks (and retries an unreachable collector), so it runs in a daemon
+        thread that the process does not wait for."""
+        thread = threading.Thread(target=self._provider.shutdown, daemon=True)
+        thread.start()
+        await asyncio.to_thread(thread.join, timeout)
 
 
 class Tracer:

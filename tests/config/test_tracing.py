@@ -17,7 +17,9 @@ auth: {disabled: true}
 
 
 def test_off_by_default() -> None:
-    assert parse_tracing(None) == TracingConfig(enabled=False, capture_content=False)
+    assert parse_tracing(None) == TracingConfig(
+        enabled=False, capture_content=False, flush_timeout=2.0
+    )
     assert parse_config(MINIMAL, {}).tracing == TracingConfig()
 
 
@@ -33,6 +35,7 @@ def test_values_are_read() -> None:
         ({"capture_content": 1}, "tracing.capture_content: expected true or false"),
         ({"endpoint": "http://x"}, "tracing"),  # where spans go is OTEL_* variables' job
         ([1], "tracing"),
+        ({"flush_timeout": -1}, "tracing.flush_timeout: expected a value >= 0"),
     ],
 )
 def test_bad_values_name_their_path(raw: object, message: str) -> None:
