@@ -11,11 +11,22 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from proxy.config import Deployment, ModelKind
-from proxy.errors import invalid_request
+from proxy.errors import ProxyError, invalid_request, not_found
 
 ROUTE_HEADER = "x-proxy-route"
 
 PlanFn = Callable[[str, ModelKind], tuple[Deployment, ...]]
+AllowedFn = Callable[[str], bool]  # may the caller's key use this public model?
+
+
+def unknown_model(model: str) -> ProxyError:
+    """The 404 for a model that does not exist and for one the caller may not use: the
+    same answer, so a key cannot probe for the names of models it has no access to."""
+    return not_found(
+        f"The model '{model}' does not exist or you do not have access to it.",
+        code="model_not_found",
+        param="model",
+    )
 
 
 def preferred_plan(
@@ -24,14 +35,16 @@ def preferred_plan(
     kind: ModelKind,
     models: tuple[str, ...] | None,
     route: str | None,
+    allowed: AllowedFn | None = None,
 ) -> tuple[Deployment, ...]:
     """The deployments to try: every listed model's plan in turn (each must exist: `plan`
-    raises the usual 404), then only the providers the header names, if it names any."""
+    raises the usual 404), then only the providers the header names, if it names any.
+    `allowed` (named keys, issue 11) refuses a listed model with that same 404."""
     deployments: list[Deployment] = []
     for name in models or (model,):
+        if allowed is not None and not allowed(name):
+            raise unknown_model(name)
         deployments.extend(plan(name, kind))
-    # Issue 11 hook: with named keys wired, a listed model the caller's key may not use is
-    # the same 404 as an unknown one; check each `name` against the key here.
     if route is None:
         return tuple(deployments)
     wanted = providers_of(route)

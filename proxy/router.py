@@ -32,10 +32,9 @@ from proxy.errors import (
     internal_error,
     invalid_request,
     model_unavailable,
-    not_found,
     upstream_transport_error,
 )
-from proxy.preferences import preferred_plan
+from proxy.preferences import preferred_plan, unknown_model
 from proxy.providers.base import Adapter, CallContext, Reply, StreamLimits, UpstreamRequest
 from proxy.providers.pipes import DATA_SHAPE_ERRORS, malformed
 from proxy.request import ChatRequest
@@ -87,11 +86,7 @@ class Router:
     def plan(self, model: str, kind: ModelKind = "chat") -> tuple[Deployment, ...]:
         deployments = self._plans.get(model)
         if deployments is None:
-            raise not_found(
-                f"The model '{model}' does not exist or you do not have access to it.",
-                code="model_not_found",
-                param="model",
-            )
+            raise unknown_model(model)
         if self._kinds[model] != kind:
             raise invalid_request(
                 f"The model '{model}' is a {self._kinds[model]} model; it cannot serve {kind}.",
@@ -171,6 +166,7 @@ class Router:
         if trace.models is None and trace.route is None:
             deployments = self.plan(model, kind)
         else:  # the request's own routing preferences (preferences.py)
+            # Issue 11: pass the caller's key's model check as `allowed` once keys are wired.
             deployments = preferred_plan(self.plan, model, kind, trace.models, trace.route)
         for deployment in deployments:
             route = self._routes[deployment.provider]

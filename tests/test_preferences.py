@@ -53,5 +53,16 @@ def test_a_route_serving_nothing_is_a_400_naming_the_header(route: str) -> None:
     assert "served by: a, b" in caught.value.message
 
 
+def test_a_listed_model_the_key_may_not_use_is_the_same_404() -> None:
+    """Named keys (issue 11) are not wired into requests on this branch: the check is
+    tested through preferred_plan's `allowed` hook."""
+    with pytest.raises(ProxyError) as caught:
+        preferred_plan(plan, "smart", "chat", ("smart", "fast"), None, lambda m: m == "smart")
+    assert (caught.value.status, caught.value.code) == (404, "model_not_found")
+    assert "'fast'" in caught.value.message
+    both = preferred_plan(plan, "smart", "chat", ("smart", "fast"), None, lambda m: True)
+    assert len(both) == 4
+
+
 def test_providers_of_ignores_blanks() -> None:
     assert providers_of(" a,b ,, ") == {"a", "b"}
