@@ -32,9 +32,18 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode, set_span_in_context
+from opentelemetry.sdk.trace.sampling import Decision
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import (
+    SpanContext,
+    SpanKind,
+    Status,
+    StatusCode,
+    TraceFlags,
+    get_current_span,
+)
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from proxy.config import Config, ProviderType, TracingConfig
@@ -65,7 +74,7 @@ _PARAMETERS = {
 
 
 class Tracing:
-    """The process's tracer provider and exporter: built once, shut down (flushed) once."""
+    """The process's sampler, ids, resource and batch exporter: built once, flushed once."""
 
     def __init__(self) -> None:
         resource = Resource.create()  # OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES
@@ -73,8 +82,12 @@ class Tracing:
             resource = resource.merge(Resource({SERVICE_NAME: "llm-proxy"}))
         # The sampler comes from OTEL_TRACES_SAMPLER (default parentbased_always_on).
         self._provider = TracerProvider(resource=resource)
-        self._provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
-        self._tracer = self._provider.get_tracer("llm-proxy")
+        self.processor = BatchSpanProcessor(OTLPSpanExporter())
+        self._provider.add_span_processor(self.processor)  # its shutdown flushes the queue
+        self.sampler = self._provider.sampler
+        self.ids = self._provider.id_generator
+        self.resource = self._provider.resource
+        self.scope = InstrumentationScope("llm-proxy")
 
     def for_config(self, config: Config) -> Tracer:
         return Tracer(self, config)
@@ -92,7 +105,7 @@ class Tracer:
     """What a request needs to start its span, precomputed per config (state.py)."""
 
     def __init__(self, tracing: Tracing, config: Config) -> None:
-        self._otel = tracing._tracer
+        self.tracing = tracing
         self.settings: TracingConfig = config.tracing
         # Per provider, the attempt span's fixed attributes: no per-request lookups.
         self.providers: dict[str, dict[str, Any]] = {
@@ -101,41 +114,85 @@ class Tracer:
         }
 
     def start(self, headers: Mapping[bytes, str], start: float) -> RequestSpan:
-        """The request's server span, continuing the caller's W3C trace if it sent one.
-        `start` is the trace's perf_counter start, so the span covers the whole request."""
+        """The request's span, continuing the caller's W3C trace if it sent one. `start`
+        is the trace's perf_counter start, so the span covers the whole request."""
         carrier = {k.decode(): v for k, v in headers.items() if k in _TRACE_HEADERS}
-        parent = _PROPAGATOR.extract(carrier) if carrier else None
+        parent_context = _PROPAGATOR.extract(carrier) if carrier else None
+        parent: SpanContext | None = None
+        if parent_context is not None:
+            parent = get_current_span(parent_context).get_span_context()
+            parent = parent if parent.is_valid else None
+        tracing = self.tracing
+        trace_id = parent.trace_id if parent is not None else tracing.ids.generate_trace_id()
+        sampling = tracing.sampler.should_sample(parent_context, trace_id, "chat", SpanKind.SERVER)
+        flags = TraceFlags(
+            TraceFlags.SAMPLED if sampling.decision is Decision.RECORD_AND_SAMPLE else 0
+        )
+        ctx = SpanContext(
+            trace_id, tracing.ids.generate_span_id(), False, flags, sampling.trace_state
+        )
         begun = time.time_ns() - int((time.perf_counter() - start) * 1e9)
-        span = self._otel.start_span("chat", context=parent, kind=SpanKind.SERVER, start_time=begun)
-        return RequestSpan(self, span)
+        return RequestSpan(self, ctx, parent, begun)
+
+
+class _Attempt:
+    """One upstream attempt's span, as recorded while it runs."""
+
+    __slots__ = ("attributes", "context", "end", "name", "start", "status")
+
+    def __init__(self, name: str, context: SpanContext, attributes: dict[str, Any]) -> None:
+        self.name = name
+        self.context = context
+        self.attributes = attributes
+        self.start = time.time_ns()
+        self.end = 0
+        self.status = _UNSET
 
 
 class RequestSpan:
-    """One request's span and its current attempt's span."""
+    """One request's span and its attempts' spans, recorded as plain data while the request
+    runs and handed to the exporter as finished spans at its end: no SDK span object (with
+    its lock, attribute checks and processor calls) on the request path. Span ids come from
+    the SDK's id generator and the sampling decision from its sampler (OTEL_TRACES_SAMPLER);
+    an unsampled request still passes on a traceparent (flags 00) and exports nothing."""
 
-    __slots__ = ("_attempt", "_tracer", "headers", "span")
+    __slots__ = (
+        "_attempts",
+        "_current",
+        "_parent",
+        "_start",
+        "_tracer",
+        "attributes",
+        "context",
+        "headers",
+        "name",
+    )
 
-    def __init__(self, tracer: Tracer, span: Span) -> None:
+    def __init__(
+        self, tracer: Tracer, context: SpanContext, parent: SpanContext | None, start: int
+    ) -> None:
         self._tracer = tracer
-        self.span = span
-        self._attempt: Span | None = None
+        self.context = context
+        self._parent = parent
+        self._start = start
+        self.name = "chat"
+        self.attributes: dict[str, Any] = {}
+        self._attempts: list[_Attempt] = []
+        self._current: _Attempt | None = None
         # The upstream request's trace headers for the current attempt (upstream.py).
         self.headers: tuple[tuple[bytes, bytes], ...] = ()
 
     def ids(self) -> tuple[str, str]:
         """(trace id, span id) in hex, for the access log line."""
-        ctx = self.span.get_span_context()
-        return f"{ctx.trace_id:032x}", f"{ctx.span_id:016x}"
+        return f"{self.context.trace_id:032x}", f"{self.context.span_id:016x}"
 
     def request(self, req: ChatRequest, route: str | None) -> None:
         """What the client asked for, once the body is parsed."""
-        span, body = self.span, req.body
-        span.update_name(f"chat {req.model}")
-        attributes: dict[str, Any] = {
-            "gen_ai.operation.name": "chat",
-            "gen_ai.request.model": req.model,
-            "gen_ai.request.stream": req.stream,
-        }
+        body, attributes = req.body, self.attributes
+        self.name = f"chat {req.model}"
+        attributes["gen_ai.operation.name"] = "chat"
+        attributes["gen_ai.request.model"] = req.model
+        attributes["gen_ai.request.stream"] = req.stream
         for field, name in _PARAMETERS.items():
             value = body.get(field)
             if isinstance(value, int | float) and not isinstance(value, bool):
@@ -146,22 +203,22 @@ class RequestSpan:
             attributes["llm_proxy.request.route"] = route
         if self._tracer.settings.capture_content:
             attributes["gen_ai.input.messages"] = orjson.dumps(body.get("messages")).decode()
-        span.set_attributes(attributes)
 
     def start_attempt(self, provider: str, model: str) -> None:
         """A client span for one upstream attempt; its traceparent goes upstream."""
         self.end_attempt("abandoned")  # never left open by a path that forgot it
-        fixed = self._tracer.providers.get(provider, {})
-        attempt = self._tracer._otel.start_span(
-            f"chat {model}",
-            context=set_span_in_context(self.span),
-            kind=SpanKind.CLIENT,
-            attributes={**fixed, "gen_ai.request.model": model},
+        own = self.context
+        ctx = SpanContext(
+            own.trace_id,
+            self._tracer.tracing.ids.generate_span_id(),
+            False,
+            own.trace_flags,
+            own.trace_state,
         )
-        self._attempt = attempt
+        fixed = self._tracer.providers.get(provider, {})
+        self._current = _Attempt(f"chat {model}", ctx, {**fixed, "gen_ai.request.model": model})
         # W3C Trace Context, written directly (what TraceContextTextMapPropagator.inject
         # writes, without building a Context per attempt).
-        ctx = attempt.get_span_context()
         parent = f"00-{ctx.trace_id:032x}-{ctx.span_id:016x}-{ctx.trace_flags:02x}"
         headers = [(b"traceparent", parent.encode())]
         if ctx.trace_state:
@@ -169,19 +226,20 @@ class RequestSpan:
         self.headers = tuple(headers)
 
     def first_chunk(self, seconds: float) -> None:
-        if self._attempt is not None:
-            self._attempt.set_attribute("gen_ai.response.time_to_first_chunk", seconds)
+        if self._current is not None:
+            self._current.attributes["gen_ai.response.time_to_first_chunk"] = seconds
 
     def end_attempt(self, outcome: str, error: UpstreamError | None = None) -> None:
-        attempt, self._attempt = self._attempt, None
+        attempt, self._current = self._current, None
         if attempt is None:
             return
-        attempt.set_attribute("llm_proxy.attempt.outcome", outcome)
+        attempt.end = time.time_ns()
+        attempt.attributes["llm_proxy.attempt.outcome"] = outcome
         if outcome != "ok":
-            attempt.set_attribute("error.type", outcome)
-            detail = error.message if error is not None else outcome
-            attempt.set_status(Status(StatusCode.ERROR, detail))
-        attempt.end()
+            attempt.attributes["error.type"] = outcome
+            # The message is redacted where the error was built (errors.py).
+            attempt.status = Status(StatusCode.ERROR, error.message if error else outcome)
+        self._attempts.append(attempt)
 
     def reply(self, body: bytes) -> None:
         """A non-stream answer's id and finish reasons (and text, if content is captured)."""
@@ -192,27 +250,28 @@ class RequestSpan:
         if not isinstance(answer, dict):
             return
         choices = [c for c in answer.get("choices") or () if isinstance(c, dict)]
+        attributes = self.attributes
         reasons = [str(c["finish_reason"]) for c in choices if c.get("finish_reason")]
-        attributes: dict[str, Any] = {"gen_ai.response.finish_reasons": reasons}
+        attributes["gen_ai.response.finish_reasons"] = reasons
         if isinstance(answer.get("id"), str):
             attributes["gen_ai.response.id"] = answer["id"]
         if self._tracer.settings.capture_content:
             messages = [c.get("message") for c in choices]
             attributes["gen_ai.output.messages"] = orjson.dumps(messages).decode()
-        self.span.set_attributes(attributes)
 
     def finish(self, trace: RequestTrace, status: int) -> None:
-        """End both spans from the request's account (trace.py calls this once)."""
-        span = self.span
+        """End both spans from the request's account (trace.py calls this once), and hand
+        them to the batch exporter if the request is sampled."""
         ttft = None if trace.first_byte is None else trace.first_byte - trace.start
         if ttft is not None:
             self.first_chunk(ttft)
         self.end_attempt(trace.outcome)  # a stream's attempt ends with the stream
-        attributes: dict[str, Any] = {
-            "http.response.status_code": status,
-            "llm_proxy.outcome": trace.outcome,
-            "llm_proxy.attempts": [f"{a.provider}:{a.outcome}" for a in trace.attempts],
-        }
+        if not self.context.trace_flags.sampled:
+            return
+        attributes = self.attributes
+        attributes["http.response.status_code"] = status
+        attributes["llm_proxy.outcome"] = trace.outcome
+        attributes["llm_proxy.attempts"] = [f"{a.provider}:{a.outcome}" for a in trace.attempts]
         fixed = self._tracer.providers.get(trace.provider)
         if fixed is not None:
             attributes["gen_ai.provider.name"] = fixed["gen_ai.provider.name"]
@@ -229,11 +288,47 @@ class RequestSpan:
             attributes["gen_ai.usage.reasoning.output_tokens"] = usage.reasoning
         # Issue 11 hook: once the trace carries the caller's key name, record it here as
         # attributes["llm_proxy.key.name"] (a configured name, never the key itself).
+        state = _UNSET
         if status >= 400 or trace.outcome != "ok":
             attributes["error.type"] = trace.outcome
-            span.set_status(Status(StatusCode.ERROR))
-        span.set_attributes(attributes)
-        span.end()
+            state = _ERROR
+        self._export(attributes, state)
+
+    def _export(self, attributes: dict[str, Any], status: Status) -> None:
+        tracing = self._tracer.tracing
+        for a in self._attempts:
+            tracing.processor.on_end(
+                ReadableSpan(
+                    a.name,
+                    a.context,
+                    self.context,
+                    tracing.resource,
+                    a.attributes,
+                    kind=SpanKind.CLIENT,
+                    status=a.status,
+                    start_time=a.start,
+                    end_time=a.end,
+                    instrumentation_scope=tracing.scope,
+                )
+            )
+        tracing.processor.on_end(
+            ReadableSpan(
+                self.name,
+                self.context,
+                self._parent,
+                tracing.resource,
+                attributes,
+                kind=SpanKind.SERVER,
+                status=status,
+                start_time=self._start,
+                end_time=time.time_ns(),
+                instrumentation_scope=tracing.scope,
+            )
+        )
+
+
+_UNSET = Status(StatusCode.UNSET)
+_ERROR = Status(StatusCode.ERROR)
 
 
 def _provider_attributes(name: str, ptype: ProviderType, base_url: str) -> dict[str, Any]:
