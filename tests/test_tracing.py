@@ -249,3 +249,26 @@ def test_routing_preferences_are_on_the_span(
     attrs = one_server_span(receiver).attributes
     assert attrs["llm_proxy.request.models"] == ["smart"]
     assert attrs["llm_proxy.request.route"] == "p0"
+
+
+def test_an_unsampled_caller_is_not_exported_but_its_trace_goes_on(
+    receiver: OtlpReceiver,
+    start_proxy: Callable[..., str],
+    scripted: Callable[..., ScriptedUpstream],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """parentbased_always_on: a caller that did not sample (flags 00) is followed."""
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "parentbased_always_on")
+    fake = scripted(OPENAI)
+    url = start_proxy(config([fake.url]))
+    body = {"model": "smart", "messages": [{"role": "user", "content": "x"}]}
+    auth = {"authorization": f"Bearer {CLIENT_KEY}"}
+    unsampled = {**auth, "traceparent": f"00-{CALLER_TRACE}-{CALLER_SPAN}-00"}
+    assert httpx.post(f"{url}/v1/chat/completions", json=body, headers=unsampled).is_success
+    _, trace_id, _, flags = fake.requests[0].headers["traceparent"].split("-")
+    assert (trace_id, flags) == (CALLER_TRACE, "00")
+    # A sampled request after it: once its span is in, the unsampled one would be too.
+    assert httpx.post(f"{url}/v1/chat/completions", json=body, headers=auth).is_success
+    server = one_server_span(receiver)
+    assert server.trace_id != CALLER_TRACE
+    assert all(s.trace_id != CALLER_TRACE for s in receiver.spans)
