@@ -48,3 +48,11 @@ def test_max_request_models() -> None:
     assert parse_server({"max_request_models": 2}).max_request_models == 2
     with pytest.raises(ConfigError, match=r"server\.max_request_models: expected a value >= 1"):
         parse_server({"max_request_models": 0})
+
+
+@pytest.mark.parametrize("name", ["traceparent", "TraceState"])
+def test_a_provider_cannot_configure_trace_headers(name: str) -> None:
+    """They are the attempt span's when tracing is on: a fixed one would be sent twice."""
+    text = MINIMAL.replace("p: {type: mock}", f"p: {{type: mock, headers: {{{name}: x}}}}")
+    with pytest.raises(ConfigError, match=rf"providers\.p\.headers\.{name}: set by the proxy"):
+        parse_config(text, {})
