@@ -45,6 +45,9 @@ _WANTED = frozenset(
         b"content-length",
         b"cache-control",  # read only for cacheable models (proxy/cache)
         b"x-proxy-cache-ttl",
+        b"x-proxy-route",
+        b"traceparent",
+        b"tracestate",
     }
 )
 _JSON_CONTENT = re.compile(r"^\s*application/([\w.+-]+\+)?json\s*(;.*)?$", re.IGNORECASE)
@@ -83,14 +86,19 @@ class ChatEndpoint:
         state = self.gateway.state
         assert state is not None  # set in the lifespan, before any request
         headers = first_headers(scope["headers"], _WANTED)
+        if state.tracer is not None:  # tracing on (proxy/tracing.py)
+            trace.span = state.tracer.start(headers, trace.start)
         state.auth.check(headers.get(b"authorization"), headers.get(b"x-api-key"))
         content_type = headers.get(b"content-type")
         if content_type is not None and not _JSON_CONTENT.match(content_type):
             raise unsupported_media_type(content_type)
         raw = await read_body(receive, state.max_body_bytes, headers.get(b"content-length"))
-        req = parse_chat_request(raw)
+        req = parse_chat_request(raw, state.config.server.max_request_models)
         trace.model = state.model_label(req.model)
         trace.stream = req.stream
+        trace.models, trace.route = req.models, headers.get(b"x-proxy-route")
+        if trace.span is not None:
+            trace.span.request(req, trace.route)
         ctx = new_context(req, f"chatcmpl-{new_id()}")
         # The response cache (proxy/cache): None, or a set lookup, for a model without it.
         cache = state.cache
@@ -137,6 +145,8 @@ class ChatEndpoint:
             return
         reply = await bounded(state.router.complete(req, ctx, request_id, trace))
         trace.usage = reply.usage
+        if trace.span is not None:
+            trace.span.reply(reply.body)
         # Sent inside the watch: a disconnect seen before stop() surfaces as
         # ClientDisconnected here, not as a stray cancellation after the block.
         stop_watch()

@@ -27,9 +27,15 @@ class ChatRequest:
     model: str
     stream: bool
     include_usage: bool
+    # OpenRouter's `models`: public models to try in order (proxy/preferences.py); `model`
+    # is its first entry. The upstream never sees the field: it is removed from `body`.
+    models: tuple[str, ...] | None = None
 
 
-def parse_chat_request(raw: bytes) -> ChatRequest:
+DEFAULT_MAX_MODELS = 8  # server.max_request_models
+
+
+def parse_chat_request(raw: bytes, max_models: int = DEFAULT_MAX_MODELS) -> ChatRequest:
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -43,6 +49,9 @@ def parse_chat_request(raw: bytes) -> ChatRequest:
     for name, check in _CHECKS.items():
         if name in body:
             check(name, body[name])
+    models = None
+    if "models" in body:
+        body, models = _with_models(body, max_models)
     model = body.get("model")
     if not isinstance(model, str) or not model:
         _missing_or_type("model", model, "a string")
@@ -55,7 +64,38 @@ def parse_chat_request(raw: bytes) -> ChatRequest:
     include_usage = bool(
         stream and isinstance(options, dict) and options.get("include_usage") is True
     )
-    return ChatRequest(body, raw, model, stream, include_usage)  # type: ignore[arg-type]
+    return ChatRequest(body, raw, model, stream, include_usage, models)
+
+
+def _with_models(body: dict[str, Any], limit: int) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The body without `models` and with `model` set to its first entry, and the list.
+    A `model` that disagrees with the first entry is a 400: which one was meant is a guess."""
+    value = body["models"]
+    if not isinstance(value, list) or not value:
+        raise invalid_request(
+            "Invalid 'models': expected a non-empty array of model names.", "models", "invalid_type"
+        )
+    if len(value) > limit:
+        raise invalid_request(
+            f"Invalid 'models': at most {limit} models may be listed, got {len(value)}.",
+            "models",
+            "array_above_max_length",
+        )
+    if not all(isinstance(m, str) and m for m in value):
+        raise invalid_request(
+            "Invalid 'models': every entry must be a non-empty string.", "models", "invalid_type"
+        )
+    model = body.get("model")
+    if model is not None and model != value[0]:
+        raise invalid_request(
+            f"'model' ({_short(str(model))!r}) must be the first entry of 'models' "
+            f"({_short(value[0])!r}); send one of them, or list them in the same order.",
+            "models",
+            "invalid_value",
+        )
+    clean = {k: v for k, v in body.items() if k != "models"}
+    clean["model"] = value[0]
+    return clean, tuple(value)
 
 
 def _short(text: str) -> str:

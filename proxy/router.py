@@ -32,15 +32,15 @@ from proxy.errors import (
     internal_error,
     invalid_request,
     model_unavailable,
-    not_found,
     upstream_transport_error,
 )
+from proxy.preferences import preferred_plan, unknown_model
 from proxy.providers.base import Adapter, CallContext, Reply, StreamLimits, UpstreamRequest
 from proxy.providers.pipes import DATA_SHAPE_ERRORS, malformed
 from proxy.request import ChatRequest
 from proxy.streaming import ERROR_BODY_LIMIT, StreamCall
 from proxy.trace import RequestTrace
-from proxy.upstream import Upstream
+from proxy.upstream import TraceHeaders, Upstream
 
 log = logging.getLogger("proxy")
 SkipOutcome = Literal["skipped_open", "skipped_cooldown"]
@@ -86,11 +86,7 @@ class Router:
     def plan(self, model: str, kind: ModelKind = "chat") -> tuple[Deployment, ...]:
         deployments = self._plans.get(model)
         if deployments is None:
-            raise not_found(
-                f"The model '{model}' does not exist or you do not have access to it.",
-                code="model_not_found",
-                param="model",
-            )
+            raise unknown_model(model)
         if self._kinds[model] != kind:
             raise invalid_request(
                 f"The model '{model}' is a {self._kinds[model]} model; it cannot serve {kind}.",
@@ -130,7 +126,10 @@ class Router:
             route: Route, call: CallContext, _: Admission, deadline: float, ttfb_at: float
         ) -> Reply:
             upstream_req = build(route, call)
-            body = await self._try_exchange(route, upstream_req, request_id, deadline, ttfb_at)
+            tracing = trace.span.headers if trace.span is not None else ()
+            body = await self._try_exchange(
+                route, upstream_req, request_id, (deadline, ttfb_at), tracing
+            )
             try:
                 return parse(route, body, call)
             except DATA_SHAPE_ERRORS as exc:  # the upstream's JSON is not the shape it promised
@@ -164,7 +163,12 @@ class Router:
         deadline = loop.time() + self._request_timeout
         attempts = trace.attempts
         errors: list[UpstreamError] = []
-        for deployment in self.plan(model, kind):
+        if trace.models is None and trace.route is None:
+            deployments = self.plan(model, kind)
+        else:  # the request's own routing preferences (preferences.py)
+            # Issue 11: pass the caller's key's model check as `allowed` once keys are wired.
+            deployments = preferred_plan(self.plan, model, kind, trace.models, trace.route)
+        for deployment in deployments:
             route = self._routes[deployment.provider]
             call = _with_model(ctx, deployment, self._limits)
             for retry in range(route.retries + 1):
@@ -175,11 +179,15 @@ class Router:
                     break
                 started = loop.time()
                 ttfb_at = min(deadline, started + route.upstream.ttfb_timeout)
+                if trace.span is not None:  # tracing on: this attempt's client span
+                    trace.span.start_attempt(route.name, deployment.model)
                 try:
                     result = await attempt(route, call, admission, deadline, ttfb_at)
                 except (UpstreamError, TimeoutError) as exc:
                     error = _as_upstream_error(exc, route)
                     trace.upstream_seconds += loop.time() - started
+                    if trace.span is not None:
+                        trace.span.end_attempt(error.outcome, error)
                     self._judge(route, admission, error, attempts, errors)
                     metrics.observe_attempt(route.name, error.outcome, loop.time() - started)
                     if not error.retryable:
@@ -208,6 +216,8 @@ class Router:
                 else:
                     metrics.observe_attempt(route.name, "ok", elapsed)
                     route.health.record_success(admission)
+                    if trace.span is not None:
+                        trace.span.end_attempt("ok")
                 attempts.append(Attempt(route.name, "ok"))
                 trace.provider, trace.upstream_model = deployment.provider, deployment.model
                 trace.price = deployment.price
@@ -219,16 +229,17 @@ class Router:
         route: Route,
         upstream_req: UpstreamRequest,
         request_id: str,
-        deadline: float,
-        ttfb_at: float,
+        deadlines: tuple[float, float],  # (the request's, this attempt's first byte)
+        tracing: TraceHeaders,
     ) -> bytes:
         """The 2xx body of one upstream call; a non-2xx answer raises the adapter's error."""
+        deadline, ttfb_at = deadlines
         # A wait for our own pool is not the provider's time: its clock starts after it.
         async with route.upstream.slot(deadline) as slot:
             ttfb_at = min(deadline, ttfb_at + slot.waited)
             # One timer per attempt: first the time to first byte, then the request deadline.
             async with asyncio.timeout_at(ttfb_at) as timer:
-                response = await route.upstream.open(upstream_req, request_id, slot)
+                response = await route.upstream.open(upstream_req, request_id, slot, tracing)
                 timer.reschedule(deadline)
                 try:
                     limit = self._max_response if response.status_code < 300 else ERROR_BODY_LIMIT

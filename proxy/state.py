@@ -18,6 +18,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import orjson
 
@@ -35,6 +36,9 @@ from proxy.providers.base import Adapter
 from proxy.router import Route, Router
 from proxy.upstream import TransportFactory, Upstream
 
+if TYPE_CHECKING:
+    from proxy.tracing import Tracer, Tracing
+
 log = logging.getLogger("proxy")
 
 
@@ -50,6 +54,7 @@ class AppState:
     admin_key: Authenticator | None
     cache: ResponseCache | None = None  # None: no model is cached (cache.models)
     loaded_at: float = field(default_factory=time.time)  # wall clock: built at start or reload
+    tracer: Tracer | None = None  # None unless tracing.enabled
 
     @property
     def max_body_bytes(self) -> int:
@@ -128,8 +133,10 @@ class Gateway:
         self._retiring_stores: dict[int, ByteStore] = {}  # replaced caches not yet closed
         self._closers: set[asyncio.Task[None]] = set()
         self._reloading = asyncio.Lock()
+        self._tracing: Tracing | None = None  # the exporter, made when first enabled
 
     def start(self) -> None:
+        self._start_tracing(self._initial)
         self.state = self._build(prepare(self._initial), None)
 
     async def reload(self) -> tuple[bool, str]:
@@ -140,6 +147,7 @@ class Gateway:
             try:
                 # Reading and parsing the file would block the loop (and every request).
                 prepared = await asyncio.to_thread(self._load_prepared, self._load)
+                self._start_tracing(prepared.config)
             except ConfigError as exc:
                 log.error("reload refused, keeping the current config: %s", exc)
                 return False, f"reload refused: {exc}"
@@ -175,6 +183,9 @@ class Gateway:
             stores.append(self.state.cache.store)
         for store in stores:
             await store.aclose()
+        if self._tracing is not None:
+            config = self.state.config if self.state is not None else self._initial
+            await self._tracing.aclose(config.tracing.flush_timeout)
 
     @staticmethod
     def _load_prepared(load: Callable[[], Config]) -> Prepared:
@@ -203,7 +214,27 @@ class Gateway:
             public_models=frozenset(config.models),
             admin_key=prepared.admin_key,
             cache=build_cache(config, old.cache if old else None, old.config if old else None),
+            tracer=self._tracer(config),
         )
+
+    def _start_tracing(self, config: Config) -> None:
+        """The exporter, the first time a config enables tracing; off, OpenTelemetry is
+        never imported."""
+        if not config.tracing.enabled or self._tracing is not None:
+            return
+        try:
+            from proxy.tracing import Tracing
+        except ImportError as exc:
+            raise ConfigError(
+                "tracing.enabled: the OpenTelemetry packages are not installed "
+                "(pip install 'llm-proxy[tracing]')"
+            ) from exc
+        self._tracing = Tracing()
+
+    def _tracer(self, config: Config) -> Tracer | None:
+        if not config.tracing.enabled or self._tracing is None:
+            return None
+        return self._tracing.for_config(config)
 
     def _route(
         self, config: Config, provider: ProviderConfig, adapter: Adapter, old: AppState | None

@@ -110,7 +110,8 @@ class StreamCall:
             ttfb_at = min(deadline, ttfb_at + slot.waited)
             # Time to first byte, for a stream, lasts until its first real event.
             async with asyncio.timeout_at(ttfb_at):
-                response = await route.upstream.open(upstream_req, request_id, slot)
+                tracing = trace.span.headers if trace.span is not None else ()
+                response = await route.upstream.open(upstream_req, request_id, slot, tracing)
                 try:
                     if not 200 <= response.status_code < 300:
                         error_body = await route.upstream.read_body(response, ERROR_BODY_LIMIT)
@@ -224,6 +225,8 @@ class StreamCall:
         else:
             health.release(admission, error)
         metrics.observe_attempt(self.route.name, outcome, None)
+        if trace.span is not None:  # tracing on: the attempt's span ends with the stream
+            trace.span.end_attempt(outcome, error)
         if outcome == "ok":
             return
         trace.outcome = outcome

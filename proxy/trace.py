@@ -10,12 +10,16 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from proxy import metrics
 from proxy.config import Price
 from proxy.errors import Attempt
 from proxy.logs import log_fields
 from proxy.providers.base import Usage
+
+if TYPE_CHECKING:
+    from proxy.tracing import RequestSpan
 
 log = logging.getLogger("proxy.access")
 
@@ -38,9 +42,15 @@ class RequestTrace:
     # Cacheable models only (proxy/cache): hit | miss | bypass | coalesced. A hit or a
     # coalesced answer made no upstream call: limits and budgets must not charge it.
     cache: str | None = None
+    span: RequestSpan | None = None  # only with tracing on (proxy/tracing.py)
+    # Per-request routing preferences (the body's `models`, the x-proxy-route header).
+    models: tuple[str, ...] | None = None
+    route: str | None = None
 
     def mark_first_byte(self) -> None:
         self.first_byte = time.perf_counter()
+        if self.span is not None:  # tracing on: the attempt's time to first chunk
+            self.span.first_chunk(self.first_byte - self.start)
 
     def finish(self, status: int) -> None:
         if self.finished:
@@ -64,6 +74,8 @@ class RequestTrace:
         if self.client_disconnected:
             metrics.observe_disconnect(self.model)
         self._log(status, duration, ttft, cost)
+        if self.span is not None:
+            self.span.finish(self, status)
 
     def _log(self, status: int, duration: float, ttft: float | None, cost: float) -> None:
         fields: dict[str, object] = {
@@ -91,4 +103,10 @@ class RequestTrace:
             fields["cost_usd"] = round(cost, 8)
         if self.cache is not None:
             fields["cache"] = self.cache
+        if self.models is not None:
+            fields["models"] = list(self.models)
+        if self.route is not None:
+            fields["route"] = self.route
+        if self.span is not None:
+            fields["trace_id"], fields["span_id"] = self.span.ids()
         log_fields(log, logging.INFO, "request", **fields)

@@ -23,6 +23,8 @@ from proxy.fair_gate import PoolSlot
 from proxy.providers.base import UpstreamRequest
 
 TransportFactory = Callable[[ProviderConfig], httpx.AsyncBaseTransport]
+# traceparent (and tracestate) naming the attempt's span; empty with tracing off.
+TraceHeaders = tuple[tuple[bytes, bytes], ...]
 
 # Transport-level exceptions an attempt can raise (httpx wraps most aiohttp ones, not all).
 TRANSPORT_ERRORS = (httpx.TransportError, aiohttp.ClientError, OSError)
@@ -79,10 +81,13 @@ class Upstream:
         gate = self._gate
         return self.max_connections - gate._value, len(gate._waiters or ())
 
-    async def open(self, req: UpstreamRequest, request_id: str, slot: PoolSlot) -> httpx.Response:
+    async def open(
+        self, req: UpstreamRequest, request_id: str, slot: PoolSlot, tracing: TraceHeaders = ()
+    ) -> httpx.Response:
         """Send the request and return once the response headers are in. The caller must
         close the response (`await response.aclose()`) in a `finally`; a response still to
-        be read holds `slot` until it is closed."""
+        be read holds `slot` until it is closed. `tracing` is added per attempt: the
+        target's headers are encoded once and shared by every request."""
         target = self._targets.get(req.url)
         if target is None or target.headers is not req.headers:
             target = self._target(req)
@@ -92,6 +97,8 @@ class Upstream:
             (b"x-request-id", request_id.encode()),
             (b"content-length", str(len(body)).encode()),
         ]
+        if tracing:
+            headers.extend(tracing)
         # Headers already encoded and a ready byte stream: httpx's own header normalisation
         # and body encoding were most of the cost of building a request.
         request = httpx.Request(

@@ -32,6 +32,7 @@ from proxy.config.routes import Deployment, ModelKind, Price, parse_model_kinds,
 from proxy.config.server import ServerConfig, parse_server
 from proxy.config.source import load_yaml, read_text
 from proxy.config.state import StateConfig, parse_state
+from proxy.config.tracing import TracingConfig, parse_tracing
 from proxy.config.values import ConfigError, Secret, expand_vars, mapping, reject_unknown
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "Secret",
     "ServerConfig",
     "StateConfig",
+    "TracingConfig",
     "check_options",
     "expand_vars",
     "load_config",
@@ -71,6 +73,7 @@ class Config:
     admin: AdminConfig = field(default_factory=AdminConfig)
     state: StateConfig = field(default_factory=StateConfig)
     cache: CacheConfig = field(default_factory=CacheConfig)
+    tracing: TracingConfig = field(default_factory=TracingConfig)
     warnings: tuple[str, ...] = ()
     embedding_models: frozenset[str] = frozenset()  # declared `kind: embeddings`
     digest: str = ""  # sha256 of the YAML text it was parsed from (shown by /admin/status)
@@ -109,7 +112,9 @@ def parse_config(text: str, env: Mapping[str, str], source: str = "<config>") ->
 def _parse(raw: object, env: Mapping[str, str]) -> Config:
     root = mapping(raw, "(top level)")
     reject_unknown(
-        root, "(top level)", {"providers", "models", "auth", "server", "admin", "state", "cache"}
+        root,
+        "(top level)",
+        {"providers", "models", "auth", "server", "admin", "state", "cache", "tracing"},
     )
     warnings: list[str] = []
     server = parse_server(root.get("server"))
@@ -136,6 +141,7 @@ def _parse(raw: object, env: Mapping[str, str]) -> Config:
         admin=admin,
         state=state,
         cache=cache,
+        tracing=parse_tracing(root.get("tracing")),
         warnings=tuple(warnings),
         embedding_models=embedding_models,
     )

@@ -24,6 +24,7 @@ _OURS = frozenset(
     {
         "connection", "keep-alive", "proxy-authenticate", "te", "trailer", "transfer-encoding",
         "upgrade", "host", "content-length", "content-type", "accept-encoding", "x-request-id",
+        "traceparent", "tracestate",  # the attempt span's, when tracing is on (tracing.py)
     }
 )  # fmt: skip
 _CREDENTIAL_PARAMS = frozenset({"key", "api_key", "api-key", "access_token"})

@@ -20,6 +20,8 @@ class ServerConfig:
     client_idle_timeout: float = 60.0
     # Bytes of non-data SSE events (comments, pings) held before a stream's first data event.
     max_precommit_bytes: int = 256 * 1024
+    # Most public models one request may list in `models` (per-request routing).
+    max_request_models: int = 8
 
 
 _SERVER_KEYS = {
@@ -31,6 +33,7 @@ _SERVER_KEYS = {
     "max_cooldown",
     "client_idle_timeout",
     "max_precommit_bytes",
+    "max_request_models",
 }
 
 
@@ -61,6 +64,11 @@ def parse_server(raw: Any) -> ServerConfig:
         max_precommit_bytes=int(
             number(
                 data, "max_precommit_bytes", "server", default.max_precommit_bytes, 1, integer=True
+            )
+        ),
+        max_request_models=int(
+            number(
+                data, "max_request_models", "server", default.max_request_models, 1, integer=True
             )
         ),
     )
