@@ -19,10 +19,15 @@ class Point:
     target: str  # "direct" or "proxy"
     stream: bool
     concurrency: int
+    surface: str = "chat"  # or "messages" (POST /v1/messages)
+    model: str = "gpt"  # gpt: the openai upstream; claude: the anthropic one (passthrough)
 
     @property
     def mode(self) -> str:
-        return "stream" if self.stream else "non-stream"
+        mode = "stream" if self.stream else "non-stream"
+        if self.surface == "messages":  # passthrough to anthropic, or translated to openai
+            return f"msg-{'pass' if self.model == 'claude' else 'tran'} {mode}"
+        return mode
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,7 @@ def loader_command(url: str, point: Point, timing: Timing) -> list[str]:
     ]
     if point.stream:
         args.append("--stream")
+    args += ["--surface", point.surface, "--model", point.model]
     return procs.python_module("bench.load", *args)
 
 

@@ -25,6 +25,9 @@ QUICK_TIMING = Timing(warmup=0.5, duration=1.5)
 SCENARIOS = {
     "default": {"latency_ms": 0.0, "concurrency": DEFAULT_CONCURRENCY},
     "latency": {"latency_ms": 50.0, "concurrency": "256,1024"},
+    # issue 14: POST /v1/messages passthrough (anthropic upstream) and translated (openai
+    # upstream), beside the chat rows they must be compared with.
+    "messages": {"latency_ms": 0.0, "concurrency": "32"},
 }
 
 
@@ -62,14 +65,17 @@ def timing_of(args: argparse.Namespace) -> Timing:
     )
 
 
-def plan(concurrency: list[int], targets: list[str]) -> list[Point]:
-    """Direct and proxied runs side by side for each mode and concurrency."""
-    return [
-        Point(target, stream, c)
-        for stream in (False, True)
-        for c in concurrency
-        for target in targets
-    ]
+def plan(concurrency: list[int], targets: list[str], scenario: str = "default") -> list[Point]:
+    """Direct and proxied runs side by side for each mode and concurrency; the messages
+    scenario adds /v1/messages rows (proxy only) after each chat row."""
+    points = []
+    for stream in (False, True):
+        for c in concurrency:
+            points += [Point(target, stream, c) for target in targets]
+            if scenario == "messages":
+                points.append(Point("proxy", stream, c, "messages", "claude"))
+                points.append(Point("proxy", stream, c, "messages", "gpt"))
+    return points
 
 
 def git_revision() -> str:
@@ -110,6 +116,8 @@ def measure(points: list[Point], timing: Timing, upstream: Upstream, proxy: Prox
     results = []
     for point in points:
         url = proxy.url if point.target == "proxy" else upstream.url
+        if point.surface == "messages":
+            url = proxy.messages_url
         result = run_point(url, point, timing, watched)
         print(report.row(result), file=sys.stderr, flush=True)
         results.append(result)
@@ -120,7 +128,8 @@ def run(args: argparse.Namespace) -> int:
     procs.pin_self_to_client_core()
     timing = timing_of(args)
     concurrency = [int(c) for c in args.concurrency.split(",") if c.strip()]
-    points = plan(concurrency, [t.strip() for t in args.targets.split(",") if t.strip()])
+    targets = [t.strip() for t in args.targets.split(",") if t.strip()]
+    points = plan(concurrency, targets, args.scenario)
     if not procs.can_pin():
         print("warning: fewer than 2 cores or no taskset: running unpinned", file=sys.stderr)
     warn_if_busy()
