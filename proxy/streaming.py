@@ -9,8 +9,9 @@ request's account. Its exits, all in `serve`:
 
 - the upstream ends well: [DONE], success recorded;
 - the upstream fails after the commit (stall, cut, malformed or in-band error, the request
-  deadline while waiting on it): the good events read so far, then one OpenAI-shaped
-  `data: {"error": ...}` event and no [DONE]; the breaker is charged;
+  deadline while waiting on it): the good events read so far, then one error event in the
+  surface's shape (StreamWire.error_event: OpenAI's `data: {"error": ...}` for chat) and no
+  terminator; the breaker is charged;
 - a drain pulls the deadline in: a `gateway_shutdown` error event, nobody charged;
 - the deadline fires while the client is slow to read: a timeout error event, nobody charged;
 - the client stops reading for server.client_idle_timeout: the stream ends (nothing more can

@@ -62,8 +62,9 @@ class AnthropicAdapter:
         self._headers: Mapping[str, str] = with_headers(config, headers)
         self._options = RequestOptions(name, default_max_tokens, config.drop_unsupported)
         # /v1/messages to this provider is passthrough (same format in and out).
+        count_url = with_query(config, f"{base}/v1/messages/count_tokens")
         self.messages: MessagesPassthrough | None = MessagesPassthrough(
-            name, self._url, self._headers
+            name, (self._url, count_url), self._headers
         )
 
     def build_request(self, req: ChatRequest, ctx: CallContext) -> UpstreamRequest:

@@ -41,9 +41,9 @@ _HEADER_SETS_LIMIT = 64  # distinct (version, beta) header sets kept; clients se
 class MessagesPassthrough:
     """Built once per anthropic provider; stateless per request."""
 
-    def __init__(self, name: str, url: str, headers: Mapping[str, str]) -> None:
+    def __init__(self, name: str, urls: tuple[str, str], headers: Mapping[str, str]) -> None:
         self.name = name
-        self._url = url
+        self._url, self._count_url = urls  # /v1/messages, /v1/messages/count_tokens
         self._base_headers = dict(headers)
         # One mapping per header combination, so the upstream's encoded-target cache hits.
         self._header_sets: dict[tuple[str | None, ...], Mapping[str, str]] = {}
@@ -60,9 +60,7 @@ class MessagesPassthrough:
         self, body: dict[str, Any], raw: bytes, client_headers: Mapping[str, str], model: str
     ) -> UpstreamRequest:
         headers = self._headers(tuple(client_headers.get(h) for h in FORWARDED_HEADERS))
-        return UpstreamRequest(
-            f"{self._url}/count_tokens", headers, with_model(body, raw, model), False
-        )
+        return UpstreamRequest(self._count_url, headers, with_model(body, raw, model), False)
 
     def parse(self, payload: bytes) -> Reply:
         """The upstream's bytes, unchanged; its usage read for metrics."""
