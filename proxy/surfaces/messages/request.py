@@ -17,8 +17,6 @@ from proxy.errors import ProxyError, invalid_request
 # Claude Code sometimes sends a mid-conversation system turn (issue 14): accepted here, the
 # upstream decides on passthrough; translation makes it a system message.
 ROLES = frozenset({"user", "assistant", "system"})
-# Blocks bound to the model that wrote them (a signature covers the text).
-SIGNED_BLOCKS = frozenset({"thinking", "redacted_thinking"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +78,15 @@ def _check_messages(messages: Any) -> bool:
         for j, block in enumerate(content):
             if not isinstance(block, dict) or not isinstance(block.get("type"), str):
                 raise _field_error(f"{where}.content.{j}", "a block with a 'type'", block)
-            signed = signed or (message["role"] == "assistant" and block["type"] in SIGNED_BLOCKS)
+            signed = signed or (message["role"] == "assistant" and _is_signed(block))
     return signed
+
+
+def _is_signed(block: dict[str, Any]) -> bool:
+    # A thinking block with an empty signature came from a translated answer (from_chat.py):
+    # nobody can verify it, so it binds the conversation to no family.
+    kind = block["type"]
+    return kind == "redacted_thinking" or (kind == "thinking" and bool(block.get("signature")))
 
 
 def _field_error(field: str, expected: str, value: Any) -> ProxyError:

@@ -52,3 +52,7 @@ def test_signed_turns_and_count_tokens() -> None:
     assert req.signed and not req.stream
     plain = parse_messages_request(orjson.dumps({"model": "m", "max_tokens": 1, "messages": HI}))
     assert not plain.signed
+    unsigned = {**thinking, "signature": ""}  # from a translated answer: binds to nobody
+    messages = [*HI, {"role": "assistant", "content": [unsigned]}, *HI]
+    body = orjson.dumps({"model": "m", "messages": messages})
+    assert not parse_messages_request(body, count_only=True).signed
