@@ -172,6 +172,16 @@ def test_thinking_translated_to_gemini(setup: Setup) -> None:
     assert "thinkingConfig" in setup.gem.last.body["generationConfig"]
 
 
+def test_image_translated_to_gemini(setup: Setup) -> None:
+    png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+    image = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": png}}
+    content = [image, {"type": "text", "text": "What is this? [scenario:image]"}]
+    message = setup.client().messages.create(
+        model="gem", max_tokens=64, messages=[{"role": "user", "content": content}]
+    )
+    assert message.content[0].text == "I see 1 image(s)."  # type: ignore[union-attr]
+
+
 def test_count_tokens(setup: Setup) -> None:
     client = setup.client()
     counted = client.messages.count_tokens(model="claude", messages=say("Hello"))
