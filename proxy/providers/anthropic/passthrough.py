@@ -3,9 +3,9 @@
 Same format in and out (issue 14): the client's body goes up unchanged except `model`, with
 the client's `anthropic-version` and `anthropic-beta` headers exactly as sent and the
 provider's key in place of the client's; the answer comes down as its bytes, the stream as
-it arrives. The stream is still read (AnthropicStreamTranslator, its output discarded) for
-what the proxy must know: an in-band `error` event, a stream cut before `message_stop`, and
-the usage for metrics. Bytes are forwarded at event boundaries, so a failure never lands
+it arrives. The stream is still read for what the proxy must know (an in-band `error`
+event, a stream cut before `message_stop`, the usage for metrics), but content events pass
+unparsed. Bytes are forwarded at event boundaries, so a failure never lands
 inside a half-sent event.
 """
 
@@ -18,8 +18,8 @@ from typing import Any
 import orjson
 
 from proxy.errors import upstream_transport_error
+from proxy.providers.anthropic.errors import stream_error
 from proxy.providers.anthropic.response import openai_usage, usage_record
-from proxy.providers.anthropic.stream import AnthropicStreamTranslator
 from proxy.providers.base import (
     CallContext,
     Reply,
@@ -30,7 +30,7 @@ from proxy.providers.base import (
     load_upstream_json,
 )
 from proxy.providers.pipes import DATA_SHAPE_ERRORS, malformed
-from proxy.sse import SSEDecoder, SSEProtocolError
+from proxy.sse import SSEDecoder, SSEEvent, SSEProtocolError
 
 # The headers a Messages client sets that the upstream must see exactly as sent.
 FORWARDED_HEADERS = ("anthropic-version", "anthropic-beta")
@@ -75,7 +75,7 @@ class MessagesPassthrough:
         return Reply(payload, record)
 
     def stream_pipe(self, ctx: CallContext) -> AnthropicPassthroughPipe:
-        return AnthropicPassthroughPipe(ctx, self.name, ctx.limits)
+        return AnthropicPassthroughPipe(self.name, ctx.limits)
 
     def _headers(self, forwarded: tuple[str | None, ...]) -> Mapping[str, str]:
         found = self._header_sets.get(forwarded)
@@ -107,32 +107,29 @@ def with_model(body: dict[str, Any], raw: bytes, model: str) -> bytes:
 class AnthropicPassthroughPipe:
     """Anthropic SSE bytes forwarded whole events at a time, checked on the way."""
 
-    def __init__(self, ctx: CallContext, provider: str, limits: StreamLimits) -> None:
-        self._checker = AnthropicStreamTranslator(ctx, provider)
+    def __init__(self, provider: str, limits: StreamLimits) -> None:
+        self._checker = _StreamCheck(provider)
         self._decoder = SSEDecoder(limits.max_event)
         self._provider = provider
         self._max_event = limits.max_event
         self._pending: list[bytes] = []
         self._pending_size = 0
-        self._sent = False
 
     def feed(self, raw: bytes) -> bytes:
         self._pending.append(raw)
         self._pending_size += len(raw)
         if b"\n" not in raw:  # still inside a line: keep the read, join nothing
-            if self._pending_size > self._max_event:
-                detail = f"an event is larger than {self._max_event} bytes"
-                raise upstream_transport_error(self._provider, "stream_error", detail)
+            self._check_size()
             return b""
         buffer = b"".join(self._pending)
         cut = _end_of_events(buffer)
         complete, rest = buffer[:cut], buffer[cut:]
         self._pending = [rest] if rest else []
         self._pending_size = len(rest)
+        self._check_size()
         if not complete:
             return b""
         self._check(complete)
-        self._sent = True
         return complete
 
     def finish(self) -> bytes:
@@ -143,10 +140,15 @@ class AnthropicPassthroughPipe:
         try:
             for event in self._decoder.flush():
                 self._checker.feed(event)
-            self._checker.finish()  # upstream_truncated without message_stop
         except DATA_SHAPE_ERRORS as exc:
             raise malformed(self._provider, exc) from exc
+        self._checker.finish()  # upstream_truncated without message_stop
         return rest
+
+    def _check_size(self) -> None:
+        if self._pending_size > self._max_event:
+            detail = f"an event is larger than {self._max_event} bytes"
+            raise upstream_transport_error(self._provider, "stream_error", detail)
 
     def _check(self, block: bytes) -> None:
         try:
@@ -164,6 +166,59 @@ class AnthropicPassthroughPipe:
     @property
     def usage(self) -> Usage | None:
         return self._checker.usage
+
+
+# Events named on their `event:` line that the proxy need not read: the content, the bulk
+# of a stream, is forwarded without being parsed.
+_UNREAD = frozenset({"content_block_start", "content_block_delta", "content_block_stop", "ping"})
+
+
+class _StreamCheck:
+    """What the proxy must know of a passthrough stream: an in-band `error`, the end
+    (`message_stop`), and the usage (message_start's, updated by message_delta's)."""
+
+    def __init__(self, provider: str) -> None:
+        self._provider = provider
+        self._usage: dict[str, Any] | None = None
+        self._stopped = False
+
+    def feed(self, event: SSEEvent) -> None:
+        if event.event in _UNREAD:
+            return
+        try:
+            data = event.json()
+        except SSEProtocolError as exc:
+            raise upstream_transport_error(self._provider, "stream_error", str(exc)) from exc
+        if not isinstance(data, dict):
+            raise upstream_transport_error(self._provider, "stream_error", "event is not an object")
+        kind = data.get("type", event.event)
+        if kind == "message_start":
+            self._merge(data["message"].get("usage"))
+        elif kind == "message_delta":
+            self._merge(data.get("usage"))
+        elif kind == "message_stop":
+            self._stopped = True
+        elif kind == "error":
+            error = data.get("error")
+            error = error if isinstance(error, dict) else {}
+            raise stream_error(self._provider, error.get("type"), error.get("message"))
+
+    def finish(self) -> None:
+        if not self._stopped:
+            raise upstream_transport_error(
+                self._provider, "upstream_truncated", "the stream ended before message_stop"
+            )
+
+    @property
+    def usage(self) -> Usage | None:
+        return None if self._usage is None else usage_record(openai_usage(self._usage))
+
+    def _merge(self, usage: Any) -> None:
+        if isinstance(usage, dict):
+            # message_delta counts are cumulative; a null means "unchanged".
+            merged = dict(self._usage or {})
+            merged.update((k, v) for k, v in usage.items() if v is not None)
+            self._usage = merged
 
 
 def _end_of_events(buffer: bytes) -> int:

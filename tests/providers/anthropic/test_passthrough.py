@@ -8,9 +8,7 @@ import pytest
 
 from proxy.errors import UpstreamError
 from proxy.providers.anthropic.passthrough import AnthropicPassthroughPipe, with_model
-from proxy.providers.base import CallContext, StreamLimits
-
-CTX = CallContext("public", "claude-x", "msg_1", 0, True)
+from proxy.providers.base import StreamLimits
 
 
 @pytest.mark.parametrize(
@@ -43,7 +41,7 @@ STOP = _event({"type": "message_stop"})
 
 
 def _pipe() -> AnthropicPassthroughPipe:
-    return AnthropicPassthroughPipe(CTX, "claude", StreamLimits())
+    return AnthropicPassthroughPipe("claude", StreamLimits())
 
 
 def test_bytes_forwarded_at_event_boundaries() -> None:
@@ -80,6 +78,13 @@ def test_stream_without_message_stop_is_truncated() -> None:
 
 
 def test_event_larger_than_the_bound() -> None:
-    pipe = AnthropicPassthroughPipe(CTX, "claude", StreamLimits(max_event=64))
+    pipe = AnthropicPassthroughPipe("claude", StreamLimits(max_event=64))
     with pytest.raises(UpstreamError):
         pipe.feed(b"data: " + b"x" * 100)
+
+
+def test_lines_without_a_blank_line_are_bounded() -> None:
+    pipe = AnthropicPassthroughPipe("claude", StreamLimits(max_event=64))
+    with pytest.raises(UpstreamError):
+        for _ in range(20):
+            pipe.feed(b"data: 0123456789\n")
