@@ -8,7 +8,8 @@ provider's own adapter. Field reference: https://docs.anthropic.com/en/api/messa
   turn -> a system message in place.
 - user blocks: text -> text parts; image (base64 / url) -> image_url parts (data URL / URL);
   tool_result -> `tool` messages, placed before the turn's other content as Chat
-  Completions requires (is_error results keep their text). document and other block types
+  Completions requires (is_error results keep their text; their images, which a tool
+  message cannot carry, go into the user message that follows). document and other block types
   are a 400 naming the block.
 - assistant blocks: text -> content; tool_use -> tool_calls (input as compact JSON, ids via
   the anthropic ids mapping); thinking and redacted_thinking are dropped: their signature is
@@ -52,7 +53,19 @@ _UNTRANSLATABLE = ("top_k", "container", "mcp_servers")
 
 
 def to_chat_request(body: Mapping[str, Any]) -> dict[str, Any]:
-    """The Chat Completions body for a validated Messages body (request.py)."""
+    """The Chat Completions body for a validated Messages body (request.py); a 400 for a
+    body whose blocks or tools lack what the Messages API requires of them."""
+    try:
+        return _to_chat(body)
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise invalid_request(
+            f"The request does not have the Messages API shape ({type(exc).__name__}: "
+            f"{str(exc)[:80]}); see https://docs.anthropic.com/en/api/messages.",
+            code="invalid_request",
+        ) from exc
+
+
+def _to_chat(body: Mapping[str, Any]) -> dict[str, Any]:
     for name in _UNTRANSLATABLE:
         if body.get(name) is not None:
             raise _cannot(name, "has no counterpart on this model's provider")
@@ -158,7 +171,12 @@ def _user(blocks: list[dict[str, Any]], where: str) -> list[dict[str, Any]]:
         elif kind == "image":
             parts.append(_image(block.get("source"), at))
         elif kind == "tool_result":
-            text = _text_of(block.get("content"), f"{at}.content")
+            content = block.get("content")
+            if isinstance(content, list):  # images cannot ride in a tool message: they follow
+                images = [b for b in content if isinstance(b, dict) and b.get("type") == "image"]
+                parts += [_image(b.get("source"), at) for b in images]
+                content = [b for b in content if b not in images]
+            text = _text_of(content, f"{at}.content")
             if block.get("is_error") is True and not text:
                 text = "error"
             call_id = from_anthropic_id(str(block.get("tool_use_id", "")))

@@ -75,3 +75,34 @@ def test_thinking_maps_to_one_reasoning_effort(
 def test_stream_asks_for_usage() -> None:
     chat = to_chat_request(_base(stream=True))
     assert chat["stream"] is True and chat["stream_options"] == {"include_usage": True}
+
+
+def test_tool_result_images_follow_in_a_user_message() -> None:
+    image = {"type": "image", "source": {"type": "url", "url": "https://example.com/a.png"}}
+    result = {
+        "type": "tool_result",
+        "tool_use_id": "toolu_1",
+        "content": [{"type": "text", "text": "a screenshot"}, image],
+    }
+    chat = to_chat_request(_base(messages=[{"role": "user", "content": [result]}]))
+    assert chat["messages"] == [
+        {"role": "tool", "tool_call_id": "toolu_1", "content": "a screenshot"},
+        {
+            "role": "user",
+            "content": [{"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}],
+        },
+    ]
+
+
+@pytest.mark.parametrize(
+    "messages",
+    [
+        [{"role": "assistant", "content": [{"type": "tool_use", "name": "x"}]}],  # no id
+        [{"role": "user", "content": [{"type": "tool_result", "content": [3]}]}],
+        [{"role": "user", "content": [{"type": "image"}]}],
+    ],
+)
+def test_malformed_blocks_are_a_400_not_a_500(messages: list[Any]) -> None:
+    with pytest.raises(ProxyError) as caught:
+        to_chat_request(_base(messages=messages))
+    assert caught.value.status == 400
