@@ -28,6 +28,7 @@ from typing import Any
 import aiohttp
 
 DONE = b"data: [DONE]"
+MESSAGE_STOP = b"event: message_stop"
 DRAIN_TIMEOUT = 15.0
 REQUEST_TIMEOUT = 30.0
 ERROR_PAUSE = 0.01  # after an exception, so a refused connection does not spin the loop
@@ -39,6 +40,7 @@ class Target:
     body: bytes
     headers: dict[str, str]
     stream: bool
+    done: bytes = DONE  # what ends a stream: [DONE], or message_stop on /v1/messages
 
 
 @dataclass
@@ -57,22 +59,29 @@ class Window:
     cpu_seconds: float = 0.0
 
 
-def make_target(url: str, api_key: str, model: str, stream: bool) -> Target:
-    body = {"model": model, "messages": [{"role": "user", "content": "hi"}], "stream": stream}
+def make_target(url: str, api_key: str, model: str, stream: bool, surface: str = "chat") -> Target:
+    body: dict[str, Any] = {"model": model, "messages": [{"role": "user", "content": "hi"}]}
+    body["stream"] = stream
     headers = {"content-type": "application/json", "authorization": f"Bearer {api_key}"}
-    return Target(url, json.dumps(body, separators=(",", ":")).encode(), headers, stream)
+    done = DONE
+    if surface == "messages":  # Anthropic Messages: max_tokens required, its own headers
+        body["max_tokens"] = 256
+        headers = {"content-type": "application/json", "x-api-key": api_key}
+        headers["anthropic-version"] = "2023-06-01"
+        done = MESSAGE_STOP
+    return Target(url, json.dumps(body, separators=(",", ":")).encode(), headers, stream, done)
 
 
-async def read_until_done(response: aiohttp.ClientResponse) -> float | None:
-    """Read a stream; the time `data: [DONE]` arrived, or None if it never did."""
+async def read_until_done(response: aiohttp.ClientResponse, done: bytes = DONE) -> float | None:
+    """Read a stream; the time its end marker arrived, or None if it never did."""
     done_at: float | None = None
     tail = b""
     async for chunk in response.content.iter_any():
         if done_at is None:
             seen = tail + chunk
-            if DONE in seen:
+            if done in seen:
                 done_at = perf_counter()
-            tail = seen[-len(DONE) :]
+            tail = seen[-len(done) :]
     return done_at
 
 
@@ -83,7 +92,7 @@ async def send(session: aiohttp.ClientSession, target: Target) -> tuple[str, flo
             await response.read()
             return f"http_{response.status}", None
         if target.stream:
-            done_at = await read_until_done(response)
+            done_at = await read_until_done(response, target.done)
             return ("ok", done_at) if done_at is not None else ("no_done", None)
         body = await response.read()
         return ("ok", perf_counter()) if body[:1] == b"{" else ("bad_body", None)
@@ -192,6 +201,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--api-key", default="bench-not-a-secret")
     parser.add_argument("--model", default="gpt")
     parser.add_argument("--stream", action="store_true")
+    parser.add_argument("--surface", choices=["chat", "messages"], default="chat")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument("--duration", type=float, default=5.0)
@@ -200,7 +210,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    target = make_target(args.url, args.api_key, args.model, args.stream)
+    target = make_target(args.url, args.api_key, args.model, args.stream, args.surface)
     coro = run(target, args.concurrency, args.warmup, args.duration)
     try:
         import uvloop

@@ -19,7 +19,10 @@ class Point:
     target: str  # "direct", "proxy", or "cached" (the proxy, a cached model: issue 12)
     stream: bool
     concurrency: int
+    # gpt: the openai upstream; gpt-cached: the same, cached (--scenario cache); claude: the
+    # anthropic one (passthrough, --scenario messages)
     model: str = "gpt"
+    surface: str = "chat"  # or "messages" (POST /v1/messages)
 
     @property
     def proxied(self) -> bool:
@@ -27,7 +30,10 @@ class Point:
 
     @property
     def mode(self) -> str:
-        return "stream" if self.stream else "non-stream"
+        mode = "stream" if self.stream else "non-stream"
+        if self.surface == "messages":  # passthrough to anthropic, or translated to openai
+            return f"msg-{'pass' if self.model == 'claude' else 'tran'} {mode}"
+        return mode
 
 
 @dataclass(frozen=True)
@@ -51,7 +57,7 @@ def loader_command(url: str, point: Point, timing: Timing) -> list[str]:
     ]
     if point.stream:
         args.append("--stream")
-    args += ["--model", point.model]
+    args += ["--surface", point.surface, "--model", point.model]
     return procs.python_module("bench.load", *args)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 Result = dict[str, Any]
 
 HEADER = (
-    f"{'mode':<10} {'conc':>4} {'target':<6} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
+    f"{'mode':<19} {'conc':>4} {'target':<6} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
     f"{'proxy CPU us/req':>16} {'proxy core':>10} {'client core':>11} {'errors':>6} "
     f"{'noise c0/c1':>11}"
 )
@@ -51,7 +51,7 @@ def _pct(value: float | None) -> str:
 
 def row(r: Result) -> str:
     return (
-        f"{r['mode']:<10} {r['concurrency']:>4} {r['target']:<6} {r['rps']:>9.1f} "
+        f"{r['mode']:<19} {r['concurrency']:>4} {r['target']:<6} {r['rps']:>9.1f} "
         f"{_num(r['p50_ms'], '.3f'):>8} {_num(r['p99_ms'], '.3f'):>8} "
         f"{_num(r['proxy_cpu_us_per_req'], '.1f'):>16} {_pct(r['proxy_core_pct']):>10} "
         f"{_pct(r['client_core_pct']):>11} {r['errors']:>6} "

@@ -28,6 +28,9 @@ SCENARIOS = {
     # Issue 12: S1@32 through the proxy uncached, then against a cached model (every request
     # after the first is a hit); memory backend, or redis with --cache-redis-url.
     "cache": {"latency_ms": 0.0, "concurrency": "32"},
+    # issue 14: POST /v1/messages passthrough (anthropic upstream) and translated (openai
+    # upstream), beside the chat rows they must be compared with.
+    "messages": {"latency_ms": 0.0, "concurrency": "32"},
 }
 CACHE_CONFIG = "cache:\n  models: [gpt-cached]\n"
 CACHE_REDIS_CONFIG = (
@@ -82,7 +85,8 @@ def timing_of(args: argparse.Namespace) -> Timing:
 
 def plan(concurrency: list[int], targets: list[str], scenario: str = "default") -> list[Point]:
     """Direct and proxied runs side by side for each mode and concurrency; `cache`: the
-    proxy uncached, then the cached model (non-stream and stream hits)."""
+    proxy uncached, then the cached model (non-stream and stream hits); `messages` adds
+    /v1/messages rows (proxy only) after each chat row."""
     if scenario == "cache":
         return [
             point
@@ -93,12 +97,14 @@ def plan(concurrency: list[int], targets: list[str], scenario: str = "default") 
                 Point("cached", True, c, "gpt-cached"),
             )
         ]
-    return [
-        Point(target, stream, c)
-        for stream in (False, True)
-        for c in concurrency
-        for target in targets
-    ]
+    points = []
+    for stream in (False, True):
+        for c in concurrency:
+            points += [Point(target, stream, c) for target in targets]
+            if scenario == "messages":
+                points.append(Point("proxy", stream, c, model="claude", surface="messages"))
+                points.append(Point("proxy", stream, c, model="gpt", surface="messages"))
+    return points
 
 
 def git_revision() -> str:
@@ -139,6 +145,8 @@ def measure(points: list[Point], timing: Timing, upstream: Upstream, proxy: Prox
     results = []
     for point in points:
         url = proxy.url if point.proxied else upstream.url
+        if point.surface == "messages":
+            url = proxy.messages_url
         result = run_point(url, point, timing, watched)
         print(report.row(result), file=sys.stderr, flush=True)
         results.append(result)

@@ -14,15 +14,18 @@ from bench import procs
 CLIENT_KEY = "bench-client-key-not-a-secret"
 UPSTREAM_KEY = "bench-upstream-key-not-a-secret"
 CHAT_PATH = "/v1/chat/completions"
+MESSAGES_PATH = "/v1/messages"
 READY_TIMEOUT = 30.0
 IDLE_SETTLE = 0.5  # seconds between ready and the idle RSS reading
 
 CONFIG_TEMPLATE = """\
 providers:
   up: {{type: openai, base_url: "http://127.0.0.1:{port}/v1", api_key: "${{UP_KEY}}"{pool}}}
+  claude: {{type: anthropic, base_url: "http://127.0.0.1:{port}", api_key: "${{UP_KEY}}"{pool}}}
 models:
   gpt: [{{provider: up, model: gpt-upstream}}]
   gpt-cached: [{{provider: up, model: gpt-upstream}}]  # cached only in --scenario cache
+  claude: [{{provider: claude, model: claude-upstream}}]
 auth:
   api_keys: ["${{PROXY_API_KEY}}"]
 """
@@ -49,6 +52,10 @@ class Proxy:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}{CHAT_PATH}"
+
+    @property
+    def messages_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{MESSAGES_PATH}"
 
 
 def start_upstream(

@@ -4,6 +4,9 @@ A raw asyncio Protocol speaking just enough HTTP/1.1 (keep-alive, Content-Length
 bodies) to answer any `POST .../chat/completions` with precomputed bytes:
 
 - non-stream: one fixed chat.completion JSON body;
+- `POST /v1/messages` (Anthropic Messages, for the /v1/messages passthrough scenario): one
+  fixed Message, or its event stream (message_start, one text block of `--chunks` deltas,
+  message_delta, message_stop);
 - stream (`"stream": true` in the body): chunked `text/event-stream`, `--chunks` data
   events, each written as its own HTTP chunk, then `data: [DONE]`. No delay between chunks
   unless `--chunk-delay-ms` is given.
@@ -71,6 +74,46 @@ def stream_events(chunks: int) -> list[bytes]:
     return events
 
 
+def anthropic_body() -> bytes:
+    body = {
+        "id": "msg_bench",
+        "type": "message",
+        "role": "assistant",
+        "model": "claude-upstream",
+        "content": [{"type": "text", "text": "Hello! How can I help you today?"}],
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "usage": {"input_tokens": 9, "output_tokens": 9},
+    }
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def anthropic_events(chunks: int) -> list[bytes]:
+    message = json.loads(anthropic_body())
+    message.update(content=[], stop_reason=None)
+    events: list[dict[str, object]] = [{"type": "message_start", "message": message}]
+    events.append(
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}
+    )
+    for i in range(chunks):
+        delta = {"type": "text_delta", "text": f"tok{i} "}
+        events.append({"type": "content_block_delta", "index": 0, "delta": delta})
+    events.append({"type": "content_block_stop", "index": 0})
+    events.append(
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+            "usage": {"output_tokens": chunks},
+        }
+    )
+    events.append({"type": "message_stop"})
+    return [
+        b"event: %s\ndata: %s\n\n"
+        % (str(e["type"]).encode(), json.dumps(e, separators=(",", ":")).encode())
+        for e in events
+    ]
+
+
 def http_chunk(data: bytes) -> bytes:
     return b"%x\r\n%s\r\n" % (len(data), data)
 
@@ -96,6 +139,14 @@ class Responses:
         events = [http_chunk(e) for e in stream_events(chunks)]
         events[-1] += b"0\r\n\r\n"  # the end of the chunked body travels with [DONE]
         self.stream_parts = events
+        messages = anthropic_body()
+        self.anthropic_json = (
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+            b"content-length: %d\r\n\r\n%s" % (len(messages), messages)
+        )
+        anthropic = [http_chunk(e) for e in anthropic_events(chunks)]
+        anthropic[-1] += b"0\r\n\r\n"
+        self.anthropic_parts = anthropic
         self.bad_request = (
             b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
         )
@@ -156,37 +207,40 @@ class UpstreamProtocol(asyncio.Protocol):
         if head.startswith(b"GET "):
             transport.write(self._responses.health)
         elif not self._latency:
-            self._chat(transport, body)
+            self._chat(transport, head, body)
         else:
             # Clients send one request per connection at a time, so a late answer on this
             # connection cannot overtake another one.
             loop = asyncio.get_running_loop()
-            loop.call_later(self._latency, self._late_chat, transport, body, close)
+            loop.call_later(self._latency, self._late_chat, transport, head, body, close)
             return
         if close:
             transport.close()
 
-    def _late_chat(self, transport: asyncio.Transport, body: bytes, close: bool) -> None:
+    def _late_chat(
+        self, transport: asyncio.Transport, head: bytes, body: bytes, close: bool
+    ) -> None:
         if transport.is_closing():
             return
-        self._chat(transport, body)
+        self._chat(transport, head, body)
         if close:
             transport.close()
 
-    def _chat(self, transport: asyncio.Transport, body: bytes) -> None:
+    def _chat(self, transport: asyncio.Transport, head: bytes, body: bytes) -> None:
+        messages = head.startswith(b"POST /v1/messages")
         if any(marker in body for marker in STREAM_MARKERS):
-            self._stream(transport)
+            r = self._responses
+            self._stream(transport, r.anthropic_parts if messages else r.stream_parts)
         else:
-            transport.write(self._responses.json)
+            transport.write(self._responses.anthropic_json if messages else self._responses.json)
 
-    def _stream(self, transport: asyncio.Transport) -> None:
+    def _stream(self, transport: asyncio.Transport, parts: list[bytes]) -> None:
         transport.write(self._responses.stream_head)
         if not self._chunk_delay:
-            for part in self._responses.stream_parts:
+            for part in parts:
                 transport.write(part)  # one write (one segment) per SSE event
             return
         loop = asyncio.get_running_loop()
-        parts = self._responses.stream_parts
         for i, part in enumerate(parts):
             loop.call_later(self._chunk_delay * i, _write_if_open, transport, part)
 

@@ -19,12 +19,13 @@ from proxy import endpoints
 from proxy.cache.admin import admin_cache
 from proxy.chat import ChatEndpoint
 from proxy.config import Config
-from proxy.edge import Edge
+from proxy.edge import CHAT_PATH, Edge, RawSurface
 from proxy.embeddings import EmbeddingsEndpoint
 from proxy.errors import ProxyError
 from proxy.lifecycle import Lifecycle, signal_handlers
 from proxy.logs import flush_logs
 from proxy.state import Gateway
+from proxy.surfaces.messages.endpoint import COUNT_PATH, MESSAGES_PATH, MessagesEndpoint
 from proxy.upstream import TransportFactory, aiohttp_transport
 
 
@@ -51,6 +52,8 @@ def build_app(
         routes=[
             # POST is served by the edge (chat.py); this route answers other methods' 405.
             HttpRoute("/v1/chat/completions", endpoints.served_at_edge, methods=["POST"]),
+            HttpRoute(MESSAGES_PATH, endpoints.served_at_edge, methods=["POST"]),
+            HttpRoute(COUNT_PATH, endpoints.served_at_edge, methods=["POST"]),
             HttpRoute("/v1/embeddings", EmbeddingsEndpoint(gateway), methods=["POST"]),
             HttpRoute("/v1/models", endpoints.list_models, methods=["GET"]),
             HttpRoute("/v1/models/{model:path}", endpoints.retrieve_model, methods=["GET"]),
@@ -73,4 +76,10 @@ def build_app(
     # a forged Host would be reflected to the client. No route here wants a trailing slash.
     app.router.redirect_slashes = False
     app.state.gateway = gateway
-    return Edge(app, ChatEndpoint(gateway), lifecycle, config.admin.port)
+    messages = MessagesEndpoint(gateway)
+    surfaces: dict[str, RawSurface] = {
+        CHAT_PATH: ChatEndpoint(gateway),
+        MESSAGES_PATH: messages,
+        COUNT_PATH: messages,
+    }
+    return Edge(app, surfaces, lifecycle, config.admin.port)

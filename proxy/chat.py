@@ -62,6 +62,8 @@ class ChatEndpoint:
         self.gateway = gateway
         self._loop: asyncio.AbstractEventLoop | None = None  # the serving loop, once known
 
+    refuse = staticmethod(send_error)  # the edge's refusals (overload, drain), OpenAI-shaped
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
         trace = RequestTrace(metrics.OTHER, stream=False)
         try:

@@ -2,20 +2,23 @@
 
 In order: the request id (a sane client `x-request-id` is echoed, else one is made; it goes
 on the response and on every log line); the admin-port gate; admission for API paths (the
-in-flight limit and the drain refusal); then dispatch: `POST /v1/chat/completions` straight
-to its raw handler (chat.py), everything else (and the lifespan) to the Starlette app.
+in-flight limit and the drain refusal); then dispatch: the raw surfaces (`POST
+/v1/chat/completions` to chat.py, `POST /v1/messages[/count_tokens]` to
+surfaces/messages) straight to their handlers, everything else (and the lifespan) to the
+Starlette app. A refusal on a surface's path is sent in that surface's error shape.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from proxy import metrics
 from proxy.asgi import send_error
-from proxy.chat import ChatEndpoint
-from proxy.errors import overloaded, shutting_down
+from proxy.errors import ProxyError, overloaded, shutting_down
 from proxy.ids import new_id
 from proxy.lifecycle import Lifecycle
 from proxy.logs import REQUEST_ID
@@ -24,12 +27,28 @@ CHAT_PATH = "/v1/chat/completions"
 _SAFE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
+class RawSurface(Protocol):
+    """A POST endpoint served at the edge, without Starlette (chat.py, surfaces/)."""
+
+    async def __call__(
+        self, scope: Scope, receive: Receive, send: Send, request_id: str
+    ) -> None: ...
+
+    async def refuse(self, send: Send, error: ProxyError) -> None:
+        """Send an error the edge decided on (overload, drain) in the surface's shape."""
+        ...
+
+
 class Edge:
     def __init__(
-        self, app: ASGIApp, chat: ChatEndpoint, lifecycle: Lifecycle, admin_port: int | None
+        self,
+        app: ASGIApp,
+        surfaces: Mapping[str, RawSurface],
+        lifecycle: Lifecycle,
+        admin_port: int | None,
     ) -> None:
         self.app = app
-        self.chat = chat
+        self.surfaces = surfaces  # POST path -> its raw handler
         self.lifecycle = lifecycle
         self.admin_port = admin_port
 
@@ -54,10 +73,11 @@ class Edge:
         """Count API requests in flight; refuse beyond the limit or while draining, in
         microseconds and without touching an upstream (health and metrics are exempt)."""
         life = self.lifecycle
+        surface = self.surfaces.get(scope["path"]) if scope["method"] == "POST" else None
         if life.draining or life.in_flight >= life.max_in_flight:
             metrics.observe_rejected("draining" if life.draining else "overload")
             refusal = shutting_down() if life.draining else overloaded()
-            await send_error(send, refusal)
+            await (surface.refuse(send, refusal) if surface else send_error(send, refusal))
             return
         life.in_flight += 1
         metrics.IN_FLIGHT.inc()
@@ -78,8 +98,8 @@ class Edge:
                 release()
 
         try:
-            if scope["method"] == "POST" and scope["path"] == CHAT_PATH:
-                await self.chat(scope, receive, send_and_release, request_id)
+            if surface is not None:
+                await surface(scope, receive, send_and_release, request_id)
             else:
                 await self.app(scope, receive, send_and_release)
         finally:

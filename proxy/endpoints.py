@@ -15,6 +15,7 @@ from starlette.responses import Response
 from proxy import metrics, status
 from proxy.asgi import error_parts
 from proxy.errors import ProxyError, internal_error, method_not_allowed, not_found
+from proxy.surfaces.messages.models import anthropic_models_body
 
 if TYPE_CHECKING:
     from proxy.lifecycle import Lifecycle
@@ -39,14 +40,16 @@ def _lifecycle(request: Request) -> Lifecycle:
 
 
 async def served_at_edge(request: Request) -> Response:
-    """Never reached: the edge (edge.py) answers POST /v1/chat/completions itself; the
-    route exists so that other methods get the router's 405."""
-    raise RuntimeError("chat completions must be dispatched by the edge")
+    """Never reached: the edge (edge.py) answers POST on the raw surfaces (chat completions,
+    messages) itself; the route exists so that other methods get the router's 405."""
+    raise RuntimeError("raw surfaces must be dispatched by the edge")
 
 
 async def list_models(request: Request) -> Response:
     state = _state(request)
     state.auth.check(request.headers.get("authorization"), request.headers.get("x-api-key"))
+    if "anthropic-version" in request.headers:  # an Anthropic SDK: its list shape
+        return Response(anthropic_models_body(state.models_body), media_type=JSON)
     return Response(state.models_body, media_type=JSON)
 
 

@@ -356,6 +356,7 @@ AttemptEnd = Literal[
     "ok",
     "skipped_open",
     "skipped_cooldown",
+    "skipped_incompatible",  # the conversation is bound to another provider family
     "client_disconnect",
     "client_idle",
     "internal_error",

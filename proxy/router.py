@@ -35,15 +35,22 @@ from proxy.errors import (
     upstream_transport_error,
 )
 from proxy.preferences import preferred_plan, unknown_model
-from proxy.providers.base import Adapter, CallContext, Reply, StreamLimits, UpstreamRequest
+from proxy.providers.base import (
+    Adapter,
+    CallContext,
+    Reply,
+    StreamLimits,
+    StreamPipe,
+    UpstreamRequest,
+)
 from proxy.providers.pipes import DATA_SHAPE_ERRORS, malformed
 from proxy.request import ChatRequest
-from proxy.streaming import ERROR_BODY_LIMIT, StreamCall
+from proxy.streaming import ERROR_BODY_LIMIT, StreamCall, StreamWire
 from proxy.trace import RequestTrace
 from proxy.upstream import TraceHeaders, Upstream
 
 log = logging.getLogger("proxy")
-SkipOutcome = Literal["skipped_open", "skipped_cooldown"]
+SkipOutcome = Literal["skipped_open", "skipped_cooldown", "skipped_incompatible"]
 T = TypeVar("T")
 
 
@@ -117,10 +124,13 @@ class Router:
         trace: RequestTrace,
         build: BuildFn,
         parse: ParseFn,
+        parse_error: ErrorFn | None = None,
+        compatible: CompatibleFn | None = None,
     ) -> Reply:
-        """One non-stream request/response call of any kind (chat, embeddings), with the
-        same fallback, breakers, retries and deadlines: `build` and `parse` say what the
-        adapter sends and how it reads a 2xx answer; errors go through its parse_error."""
+        """One non-stream request/response call of any kind (chat, embeddings, other
+        surfaces), with the same fallback, breakers, retries and deadlines: `build` and
+        `parse` say what the adapter sends and how it reads a 2xx answer; errors go through
+        `parse_error` (default: the adapter's); `compatible` may rule deployments out."""
 
         async def attempt(
             route: Route, call: CallContext, _: Admission, deadline: float, ttfb_at: float
@@ -128,14 +138,14 @@ class Router:
             upstream_req = build(route, call)
             tracing = trace.span.headers if trace.span is not None else ()
             body = await self._try_exchange(
-                route, upstream_req, request_id, (deadline, ttfb_at), tracing
+                route, upstream_req, request_id, (deadline, ttfb_at), tracing, parse_error
             )
             try:
                 return parse(route, body, call)
             except DATA_SHAPE_ERRORS as exc:  # the upstream's JSON is not the shape it promised
                 raise malformed(route.name, exc) from exc
 
-        return await self._fallback_loop(model, ctx, trace, attempt, kind)
+        return await self._fallback_loop(model, ctx, trace, attempt, kind, compatible)
 
     async def open_stream(
         self, req: ChatRequest, ctx: CallContext, request_id: str, trace: RequestTrace
@@ -143,13 +153,34 @@ class Router:
         """A stream opened up to its commit point; the caller must `serve` it at once (it
         owns the upstream response and the admission from here)."""
 
+        def build(route: Route, call: CallContext) -> UpstreamRequest:
+            return route.adapter.build_request(req, call)
+
+        def pipe(route: Route, call: CallContext) -> StreamPipe:
+            return route.adapter.stream_pipe(call)
+
+        return await self.open_stream_with(
+            req.model, ctx, request_id, trace, StreamWire(build, pipe)
+        )
+
+    async def open_stream_with(
+        self,
+        model: str,
+        ctx: CallContext,
+        request_id: str,
+        trace: RequestTrace,
+        wire: StreamWire,
+        compatible: CompatibleFn | None = None,
+    ) -> StreamCall:
+        """open_stream for any surface: `wire` says what to send and how to stream it back."""
+
         async def attempt(
             route: Route, call: CallContext, admission: Admission, deadline: float, ttfb_at: float
         ) -> StreamCall:
             deadlines = (deadline, ttfb_at)
-            return await StreamCall.open(route, admission, trace, req, call, request_id, deadlines)
+            return await StreamCall.open(route, admission, trace, wire, call, request_id, deadlines)
 
-        return await self._fallback_loop(req.model, ctx, trace, attempt)
+        return await self._fallback_loop(model, ctx, trace, attempt, "chat", compatible)
 
     async def _fallback_loop(
         self,
@@ -158,6 +189,7 @@ class Router:
         trace: RequestTrace,
         attempt: AttemptFn[T],
         kind: ModelKind = "chat",
+        compatible: CompatibleFn | None = None,
     ) -> T:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._request_timeout
@@ -168,8 +200,12 @@ class Router:
         else:  # the request's own routing preferences (preferences.py)
             # Issue 11: pass the caller's key's model check as `allowed` once keys are wired.
             deployments = preferred_plan(self.plan, model, kind, trace.models, trace.route)
+        first: Deployment | None = None  # the first deployment actually tried
         for deployment in deployments:
             route = self._routes[deployment.provider]
+            if compatible is not None and not compatible(route, deployment, first):
+                attempts.append(Attempt(route.name, "skipped_incompatible"))
+                continue
             call = _with_model(ctx, deployment, self._limits)
             for retry in range(route.retries + 1):
                 if loop.time() >= deadline:
@@ -177,6 +213,7 @@ class Router:
                 admission = self._admit(route, attempts)
                 if admission is None:
                     break
+                first = first or deployment
                 started = loop.time()
                 ttfb_at = min(deadline, started + route.upstream.ttfb_timeout)
                 if trace.span is not None:  # tracing on: this attempt's client span
@@ -231,8 +268,10 @@ class Router:
         request_id: str,
         deadlines: tuple[float, float],  # (the request's, this attempt's first byte)
         tracing: TraceHeaders,
+        parse_error: ErrorFn | None,
     ) -> bytes:
-        """The 2xx body of one upstream call; a non-2xx answer raises the adapter's error."""
+        """The 2xx body of one upstream call; a non-2xx answer raises the adapter's error
+        (or `parse_error`'s)."""
         deadline, ttfb_at = deadlines
         # A wait for our own pool is not the provider's time: its clock starts after it.
         async with route.upstream.slot(deadline) as slot:
@@ -247,6 +286,8 @@ class Router:
                 finally:
                     await response.aclose()
         if not 200 <= response.status_code < 300:
+            if parse_error is not None:
+                raise parse_error(route, response.status_code, response.headers, body)
             raise route.adapter.parse_error(response.status_code, response.headers, body)
         return body
 
@@ -321,6 +362,11 @@ def _as_upstream_error(exc: UpstreamError | TimeoutError, route: Route) -> Upstr
 # What an exchange sends for a deployment, and how it reads the deployment's 2xx body.
 BuildFn = Callable[[Route, CallContext], UpstreamRequest]
 ParseFn = Callable[[Route, bytes, CallContext], Reply]
+# A non-2xx upstream answer -> the error to judge and answer (default: the adapter's).
+ErrorFn = Callable[[Route, int, Mapping[str, str], bytes], UpstreamError]
+# (route, deployment, the first deployment tried or None) -> may this deployment be tried?
+# A False skips it with outcome skipped_incompatible (e.g. a conversation bound to a family).
+CompatibleFn = Callable[[Route, Deployment, Deployment | None], bool]
 # (route, call, admission, request deadline, this attempt's first-byte deadline)
 AttemptFn = Callable[[Route, CallContext, Admission, float, float], Awaitable[T]]
 

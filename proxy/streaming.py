@@ -9,8 +9,9 @@ request's account. Its exits, all in `serve`:
 
 - the upstream ends well: [DONE], success recorded;
 - the upstream fails after the commit (stall, cut, malformed or in-band error, the request
-  deadline while waiting on it): the good events read so far, then one OpenAI-shaped
-  `data: {"error": ...}` event and no [DONE]; the breaker is charged;
+  deadline while waiting on it): the good events read so far, then one error event in the
+  surface's shape (StreamWire.error_event: OpenAI's `data: {"error": ...}` for chat) and no
+  terminator; the breaker is charged;
 - a drain pulls the deadline in: a `gateway_shutdown` error event, nobody charged;
 - the deadline fires while the client is slow to read: a timeout error event, nobody charged;
 - the client stops reading for server.client_idle_timeout: the stream ends (nothing more can
@@ -26,7 +27,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import httpx
@@ -45,9 +47,8 @@ from proxy.errors import (
     upstream_transport_error,
 )
 from proxy.lifecycle import Lifecycle
-from proxy.providers.base import CallContext, StreamPipe
+from proxy.providers.base import CallContext, StreamPipe, UpstreamRequest
 from proxy.providers.pipes import FailedAfter
-from proxy.request import ChatRequest
 from proxy.sse import encode_error_event
 from proxy.trace import RequestTrace
 
@@ -67,6 +68,23 @@ _START_HEADERS = [
 ]
 
 
+def openai_error_event(error: ProxyError) -> bytes:
+    return encode_error_event(error.to_openai_body())
+
+
+@dataclass(frozen=True, slots=True)
+class StreamWire:
+    """What one inbound surface streams over a route, so that StreamCall and the router
+    never learn surface names: the upstream request to send, the pipe that turns the
+    upstream's bytes into the client's, how a non-2xx upstream answer becomes an error
+    (None: the adapter's parse_error), and the surface's in-band error event."""
+
+    build: Callable[[Route, CallContext], UpstreamRequest]
+    pipe: Callable[[Route, CallContext], StreamPipe]
+    parse_error: Callable[[Route, int, Mapping[str, str], bytes], UpstreamError] | None = None
+    error_event: Callable[[ProxyError], bytes] = openai_error_event
+
+
 class StreamCall:
     def __init__(
         self,
@@ -78,6 +96,7 @@ class StreamCall:
         pipe: StreamPipe,
         body: AsyncIterator[bytes] | None,
         first: bytes,
+        error_event: Callable[[ProxyError], bytes] = openai_error_event,
     ) -> None:
         self.route = route
         self.admission = admission
@@ -88,6 +107,7 @@ class StreamCall:
         self.body = body  # None once the upstream body has been read to its end
         self.first = first
         self._verdict_given = False
+        self._error_event = error_event
 
     @classmethod
     async def open(
@@ -95,14 +115,14 @@ class StreamCall:
         route: Route,
         admission: Admission,
         trace: RequestTrace,
-        req: ChatRequest,
+        wire: StreamWire,
         ctx: CallContext,
         request_id: str,
         deadlines: tuple[float, float],  # (the request's, this attempt's first byte)
     ) -> StreamCall:
         """Open the upstream and read to the commit point; on any failure the response is
         closed here and the exception goes to the router."""
-        upstream_req = route.adapter.build_request(req, ctx)
+        upstream_req = wire.build(route, ctx)
         deadline, ttfb_at = deadlines
         # A wait for our own pool is not the provider's time: its clock starts after it.
         # The open response takes the slot over; it frees it when it is closed.
@@ -115,10 +135,11 @@ class StreamCall:
                 try:
                     if not 200 <= response.status_code < 300:
                         error_body = await route.upstream.read_body(response, ERROR_BODY_LIMIT)
-                        raise route.adapter.parse_error(
-                            response.status_code, response.headers, error_body
-                        )
-                    pipe = route.adapter.stream_pipe(ctx)
+                        status, headers = response.status_code, response.headers
+                        if wire.parse_error is not None:
+                            raise wire.parse_error(route, status, headers, error_body)
+                        raise route.adapter.parse_error(status, headers, error_body)
+                    pipe = wire.pipe(route, ctx)
                     body: AsyncIterator[bytes] | None = route.upstream.iter_body(response)
                     first = await _first_output(body, pipe) if body is not None else None
                     if first is None:
@@ -127,7 +148,7 @@ class StreamCall:
                 except BaseException:
                     await response.aclose()
                     raise
-        return cls(route, admission, trace, deadline, response, pipe, body, first)
+        return cls(route, admission, trace, deadline, response, pipe, body, first, wire.error_event)
 
     async def serve(
         self, send: Send, lifecycle: Lifecycle, stop_watch: Callable[[], None], idle: float
@@ -138,7 +159,7 @@ class StreamCall:
             failure = await self._pump_and_judge(client, lifecycle)
             if failure is not None:
                 error, before = failure
-                event = encode_error_event(error.to_openai_body())
+                event = self._error_event(error)
                 await client(
                     {"type": "http.response.body", "body": before + event, "more_body": True}
                 )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
@@ -17,6 +17,9 @@ from proxy.embeddings_request import EmbeddingsRequest
 from proxy.errors import UpstreamError, invalid_request, upstream_transport_error
 from proxy.request import ChatRequest
 from proxy.sse import SSEEvent
+
+if TYPE_CHECKING:
+    from proxy.providers.anthropic.passthrough import MessagesPassthrough
 
 # OpenAI wire shapes are kept as plain dicts (parsed once by orjson); these aliases name them.
 OpenAIRequest = dict[str, Any]
@@ -125,6 +128,12 @@ class Adapter(Protocol):
     @property
     def embeddings(self) -> EmbeddingsCodec | None:
         """None for a family without an embeddings endpoint (a config naming it is refused)."""
+        ...
+
+    @property
+    def messages(self) -> MessagesPassthrough | None:
+        """The Anthropic Messages passthrough for a family that speaks it natively; None:
+        /v1/messages is translated through Chat Completions (proxy/surfaces/messages)."""
         ...
 
     def build_request(self, req: ChatRequest, ctx: CallContext) -> UpstreamRequest: ...

@@ -45,6 +45,7 @@ class OpenAIAdapter:
     ) -> None:
         self.name = name
         self.embeddings: OpenAIAdapter | None = self
+        self.messages = None  # /v1/messages is translated (proxy/surfaces/messages)
         self._url = with_query(config, f"{base_url}/chat/completions")
         self._embeddings_url = with_query(config, f"{base_url}/embeddings")
         headers = {"content-type": "application/json", "accept-encoding": "identity", **auth}

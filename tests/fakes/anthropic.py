@@ -55,6 +55,7 @@ from starlette.routing import Route
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "anthropic"
 FIXTURE_MODEL = "claude-sonnet-4-5-20250929"
+COUNTED_TOKENS = 321  # what count_tokens answers
 _MARKER = re.compile(r"\[scenario:([a-z0-9_]+)\]")
 _TOOL_ID = re.compile(r"[a-zA-Z0-9_-]+")
 _ID_FIELDS = {"tool_use": "id", "tool_result": "tool_use_id"}
@@ -72,7 +73,22 @@ class FakeAnthropic:
     requests: list[Received] = field(default_factory=list)
 
     def app(self) -> Starlette:
-        return Starlette(routes=[Route("/v1/messages", self._messages, methods=["POST"])])
+        return Starlette(
+            routes=[
+                Route("/v1/messages", self._messages, methods=["POST"]),
+                Route("/v1/messages/count_tokens", self._count_tokens, methods=["POST"]),
+            ]
+        )
+
+    async def _count_tokens(self, request: Request) -> Response:
+        """`POST /v1/messages/count_tokens`: a fixed COUNTED_TOKENS, after the key check."""
+        body = orjson.loads(await request.body())
+        self.requests.append(Received(dict(request.headers), body))
+        bearer = request.headers.get("authorization", "").removeprefix("Bearer ")
+        key = request.headers.get("x-api-key") or bearer
+        if not key or (self.api_key is not None and key != self.api_key):
+            return error_response(401, "authentication_error", "invalid x-api-key")
+        return json_response({"input_tokens": COUNTED_TOKENS})
 
     async def _messages(self, request: Request) -> Response:
         raw = await request.body()

@@ -63,6 +63,7 @@ class Recorded:
     ended_at: float | None = None
     sent_times: list[float] = field(default_factory=list)  # one per event, after the write
     bytes_sent: int = 0
+    raw: bytes = b""  # the request body exactly as received
 
     def user_text(self) -> str:
         """The last user message's text (OpenAI and Anthropic shapes; Gemini contents)."""
@@ -157,7 +158,7 @@ class ScriptedUpstream:
                     body: Any = orjson.loads(raw) if raw else None
                 except orjson.JSONDecodeError:
                     body = raw
-                record = Recorded(path, headers, body, time.monotonic())
+                record = Recorded(path, headers, body, time.monotonic(), raw=raw)
                 self.requests.append(record)
                 script = self.choose(record) if self.choose else self.script
                 keep_alive = await self._answer(record, script, reader, writer)

@@ -9,6 +9,7 @@ import orjson
 from proxy.config import ConfigError, ProviderConfig, check_options, provider_option
 from proxy.errors import UpstreamError, upstream_transport_error
 from proxy.providers.anthropic.errors import anthropic_error
+from proxy.providers.anthropic.passthrough import MessagesPassthrough
 from proxy.providers.anthropic.request import (
     DEFAULT_MAX_TOKENS,
     RequestOptions,
@@ -60,6 +61,11 @@ class AnthropicAdapter:
             register_secrets((config.api_key.value,))  # redacted from every error and log line
         self._headers: Mapping[str, str] = with_headers(config, headers)
         self._options = RequestOptions(name, default_max_tokens, config.drop_unsupported)
+        # /v1/messages to this provider is passthrough (same format in and out).
+        count_url = with_query(config, f"{base}/v1/messages/count_tokens")
+        self.messages: MessagesPassthrough | None = MessagesPassthrough(
+            name, (self._url, count_url), self._headers
+        )
 
     def build_request(self, req: ChatRequest, ctx: CallContext) -> UpstreamRequest:
         body = to_anthropic_request(req.body, ctx, self._options)

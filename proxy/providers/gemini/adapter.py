@@ -82,6 +82,7 @@ class GeminiAdapter:
         self._headers: Mapping[str, str] = with_headers(config, headers)
         embed_url = with_query(config, base + "/models/{}:batchEmbedContents")
         self.embeddings = GeminiEmbeddings(name, embed_url, self._headers)
+        self.messages = None  # /v1/messages is translated (proxy/surfaces/messages)
         # Per upstream model, computed once: the two URLs and the request options.
         self._per_model: dict[str, tuple[str, str, RequestOptions]] = {}
 
