@@ -122,28 +122,33 @@ class MessagesEndpoint:
             include_usage=True,  # message_delta carries usage: always ask for it
         )
         router = state.router
+        bounded = self.gateway.lifecycle.bounded  # a drain ends the wait with a 503
         with DisconnectWatch(receive, asyncio.get_running_loop()) as watch:
             if count:
                 body = await self._count(plan, ctx, request_id, trace, state.routes)
             elif req.stream:
                 wire = StreamWire(plan.build, plan.pipe, plan.parse_error, error_event)
-                stream = await router.open_stream_with(
-                    req.model, ctx, request_id, trace, wire, plan.compatible
+                stream = await bounded(
+                    router.open_stream_with(
+                        req.model, ctx, request_id, trace, wire, plan.compatible
+                    )
                 )
                 idle = state.config.server.client_idle_timeout
                 await stream.serve(send, self.gateway.lifecycle, watch.stop, idle)
                 return
             else:
-                reply = await router.exchange(
-                    req.model,
-                    "chat",
-                    ctx,
-                    request_id,
-                    trace,
-                    plan.build,
-                    plan.parse,
-                    plan.parse_error,
-                    plan.compatible,
+                reply = await bounded(
+                    router.exchange(
+                        req.model,
+                        "chat",
+                        ctx,
+                        request_id,
+                        trace,
+                        plan.build,
+                        plan.parse,
+                        plan.parse_error,
+                        plan.compatible,
+                    )
                 )
                 trace.usage, body = reply.usage, reply.body
             watch.stop()
