@@ -59,6 +59,7 @@ def build_app(
             HttpRoute("/metrics", endpoints.prometheus, methods=["GET"]),
             HttpRoute("/admin/reload", endpoints.admin_reload, methods=["POST"]),
             HttpRoute("/admin/status", endpoints.admin_status, methods=["GET"]),
+            HttpRoute("/admin/keys", endpoints.admin_keys, methods=["GET"]),
         ],
         exception_handlers={
             ProxyError: endpoints.on_proxy_error,

@@ -25,13 +25,14 @@ from proxy.asgi import (
 )
 from proxy.errors import ProxyError, internal_error, unsupported_media_type
 from proxy.ids import new_id
-from proxy.request import parse_chat_request
+from proxy.request import ChatRequest, parse_chat_request
 from proxy.router import new_context
 from proxy.streaming import served
+from proxy.tenancy.gate import settle
 from proxy.trace import RequestTrace
 
 if TYPE_CHECKING:
-    from proxy.state import Gateway
+    from proxy.state import AppState, Gateway
 
 log = logging.getLogger("proxy")
 _WANTED = frozenset({b"authorization", b"x-api-key", b"content-type", b"content-length"})
@@ -53,6 +54,8 @@ class ChatEndpoint:
             await self._serve(scope, receive, send, request_id, trace)
         except ProxyError as error:
             trace.outcome = getattr(error, "outcome", None) or error.code or error.type
+            if trace.rate_headers:  # every answer to a limited named key carries them
+                error.headers = {**decoded(trace.rate_headers), **error.headers}
             await send_error(send, error)
             trace.finish(error.status)
         except ClientDisconnected:
@@ -71,7 +74,7 @@ class ChatEndpoint:
         state = self.gateway.state
         assert state is not None  # set in the lifespan, before any request
         headers = first_headers(scope["headers"], _WANTED)
-        state.auth.check(headers.get(b"authorization"), headers.get(b"x-api-key"))
+        who = state.auth.check(headers.get(b"authorization"), headers.get(b"x-api-key"))
         content_type = headers.get(b"content-type")
         if content_type is not None and not _JSON_CONTENT.match(content_type):
             raise unsupported_media_type(content_type)
@@ -79,6 +82,30 @@ class ChatEndpoint:
         req = parse_chat_request(raw)
         trace.model = state.model_label(req.model)
         trace.stream = req.stream
+        if state.auth.policy is None:  # no named keys: nothing more to pay
+            await self._answer(state, req, receive, send, request_id, trace)
+            return
+        trace.key = who.name
+        if who.tenant is None:
+            await self._answer(state, req, receive, send, request_id, trace)
+            return
+        gate = state.gate
+        out = gate.max_output(req.body)
+        reservation = await gate.admit(who.tenant, req.model, len(raw), out, trace)
+        try:
+            await self._answer(state, req, receive, send, request_id, trace)
+        finally:  # every exit: answered, failed, cancelled, disconnected
+            await settle(reservation, trace)
+
+    async def _answer(
+        self,
+        state: AppState,
+        req: ChatRequest,
+        receive: Receive,
+        send: Send,
+        request_id: str,
+        trace: RequestTrace,
+    ) -> None:
         ctx = new_context(req, f"chatcmpl-{new_id()}")
         loop = self._loop or self._bind_loop()
         with DisconnectWatch(receive, loop) as watch:
@@ -100,6 +127,10 @@ class ChatEndpoint:
         # Looked up once: on Python 3.11 every lookup of the running loop is a getpid().
         self._loop = asyncio.get_running_loop()
         return self._loop
+
+
+def decoded(headers: tuple[tuple[bytes, bytes], ...]) -> dict[str, str]:
+    return {k.decode("latin-1"): v.decode("latin-1") for k, v in headers}
 
 
 class DisconnectWatch:

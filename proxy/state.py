@@ -27,6 +27,11 @@ from proxy.mock_upstream import MockUpstreamTransport
 from proxy.providers import build_adapter, check_embedding_models
 from proxy.providers.base import Adapter
 from proxy.router import Route, Router
+from proxy.tenancy.failover import build_store
+from proxy.tenancy.gate import TenantGate
+from proxy.tenancy.limiter import Limiter
+from proxy.tenancy.policy import Policy
+from proxy.tenancy.store import BackendErrors, Store
 from proxy.upstream import TransportFactory, Upstream
 
 log = logging.getLogger("proxy")
@@ -42,6 +47,8 @@ class AppState:
     model_objects: dict[str, bytes]  # GET /v1/models/{model}: the listed models' objects
     public_models: frozenset[str]
     admin_key: Authenticator | None
+    gate: TenantGate  # named keys' model access and limits (tenancy/gate.py)
+    store: Store  # the Gateway's, kept across reloads: counters survive a reload
     loaded_at: float = field(default_factory=time.time)  # wall clock: built at start or reload
 
     @property
@@ -75,6 +82,7 @@ def build_adapters(config: Config) -> dict[str, Adapter]:
 def config_secrets(config: Config) -> list[str]:
     keys = [p.api_key.value for p in config.providers.values() if p.api_key is not None]
     keys += [k.value for k in config.auth.api_keys]
+    keys += [k.key.value for k in config.auth.keys if not k.key.value.startswith("sha256:")]
     if config.admin.api_key is not None:
         keys.append(config.admin.api_key.value)
     return keys
@@ -96,23 +104,31 @@ class Gateway:
         self.lifecycle = lifecycle
         self.state: AppState | None = None
         self._retired: set[asyncio.Task[None]] = set()
+        self._store: Store | None = None
+        self._limiter: Limiter | None = None
 
     def start(self) -> None:
+        # One store for the process's life: a reload keeps every counter. A changed
+        # `state:` section takes effect at the next restart.
+        state = self._initial.state
+        self._store = build_store(state, BackendErrors(metrics.observe_state_error))
+        # A lease outlives any request (its deadline), so only a crashed replica's expires.
+        self._limiter = Limiter(self._store, self._initial.server.request_timeout + 60)
         self.state = self._build(self._initial, build_adapters(self._initial), None)
 
     async def reload(self) -> tuple[bool, str]:
         """Re-read the config; on any error keep the current one. Returns (ok, message)."""
         if self._load is None:
             return False, "this server was started without a config file to reload"
+        old = self.state
+        assert old is not None
         try:
             config = self._load()
             adapters = build_adapters(config)
+            self.state = self._build(config, adapters, old)
         except ConfigError as exc:
             log.error("reload refused, keeping the current config: %s", exc)
             return False, f"reload refused: {exc}"
-        old = self.state
-        assert old is not None
-        self.state = self._build(config, adapters, old)
         self.lifecycle.max_in_flight = config.server.max_in_flight
         self.lifecycle.drain_timeout = config.server.drain_timeout
         dropped = [r for n, r in old.routes.items() if self.state.routes.get(n) is not r]
@@ -131,10 +147,15 @@ class Gateway:
         if self.state is not None:
             for route in self.state.routes.values():
                 await route.upstream.aclose()
+        if self._store is not None:
+            await self._store.close()
 
     def _build(
         self, config: Config, adapters: dict[str, Adapter], old: AppState | None
     ) -> AppState:
+        assert self._store is not None and self._limiter is not None
+        # First: a refused key list (the same key twice) must not leave new pools behind.
+        policy = Policy(config.auth.keys, config.auth.api_keys) if config.auth.keys else None
         register_secrets(config_secrets(config))
         metrics.set_enabled(config.admin.metrics)
         routes = {
@@ -145,15 +166,19 @@ class Gateway:
         metrics.prebind(config.models, routes)
         admin = config.admin.api_key
         created = int(time.time())
+        # Provider 429 cooldowns are shared only through a store other replicas can see.
+        shared = self._store if self._initial.state.backend == "redis" else None
         return AppState(
             config=config,
-            auth=Authenticator(config.auth.api_keys, config.auth.disabled),
-            router=Router(config, routes),
+            auth=Authenticator(config.auth.api_keys, config.auth.disabled, policy),
+            router=Router(config, routes, shared),
             routes=routes,
             models_body=models_body(public, created),
             model_objects={n: orjson.dumps(model_object(n, created)) for n in public},
             public_models=frozenset(config.models),
             admin_key=Authenticator([admin]) if admin is not None else None,
+            gate=TenantGate(self._limiter, config),
+            store=self._store,
         )
 
     def _route(
