@@ -93,7 +93,8 @@ class ChatEndpoint:
         out = gate.max_output(req.body)
         reservation = await gate.admit(who.tenant, req.model, len(raw), out, trace)
         try:
-            await self._answer(state, req, receive, send, request_id, trace)
+            # need_usage: a stream's usage is asked for even if the client did not ask.
+            await self._answer(state, req, receive, send, request_id, trace, need_usage=True)
         finally:  # every exit: answered, failed, cancelled, disconnected
             await settle(reservation, trace)
 
@@ -105,8 +106,9 @@ class ChatEndpoint:
         send: Send,
         request_id: str,
         trace: RequestTrace,
+        need_usage: bool = False,
     ) -> None:
-        ctx = new_context(req, f"chatcmpl-{new_id()}")
+        ctx = new_context(req, f"chatcmpl-{new_id()}", need_usage)
         loop = self._loop or self._bind_loop()
         with DisconnectWatch(receive, loop) as watch:
             if req.stream:

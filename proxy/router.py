@@ -324,6 +324,7 @@ def _with_model(ctx: CallContext, deployment: Deployment, limits: StreamLimits) 
         created=ctx.created,
         include_usage=ctx.include_usage,
         limits=limits,
+        usage_for_proxy=ctx.usage_for_proxy,
     )
 
 
@@ -340,11 +341,12 @@ ParseFn = Callable[[Route, bytes, CallContext], Reply]
 AttemptFn = Callable[[Route, CallContext, Admission, float, float], Awaitable[T]]
 
 
-def new_context(req: ChatRequest, response_id: str) -> CallContext:
+def new_context(req: ChatRequest, response_id: str, need_usage: bool = False) -> CallContext:
     return CallContext(
         public_model=req.model,
         upstream_model=req.model,
         response_id=response_id,
         created=int(time.time()),
         include_usage=req.include_usage,
+        usage_for_proxy=need_usage and req.stream and not req.include_usage,
     )
