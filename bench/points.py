@@ -19,6 +19,7 @@ class Point:
     target: str  # "direct" or "proxy"
     stream: bool
     concurrency: int
+    api_key: str = CLIENT_KEY  # the tenants scenario also measures a named key
 
     @property
     def mode(self) -> str:
@@ -36,7 +37,7 @@ def loader_command(url: str, point: Point, timing: Timing) -> list[str]:
         "--url",
         url,
         "--api-key",
-        CLIENT_KEY,
+        point.api_key,
         "--concurrency",
         str(point.concurrency),
         "--warmup",

@@ -25,6 +25,8 @@ QUICK_TIMING = Timing(warmup=0.5, duration=1.5)
 SCENARIOS = {
     "default": {"latency_ms": 0.0, "concurrency": DEFAULT_CONCURRENCY},
     "latency": {"latency_ms": 50.0, "concurrency": "256,1024"},
+    # S1 at 32 with a limited named key, memory and redis backends (bench/tenants.py).
+    "tenants": {"latency_ms": 0.0, "concurrency": "32"},
 }
 
 
@@ -117,6 +119,10 @@ def measure(points: list[Point], timing: Timing, upstream: Upstream, proxy: Prox
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.scenario == "tenants":
+        from bench import tenants
+
+        return tenants.run(args, timing_of(args))
     procs.pin_self_to_client_core()
     timing = timing_of(args)
     concurrency = [int(c) for c in args.concurrency.split(",") if c.strip()]
