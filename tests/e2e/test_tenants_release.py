@@ -99,3 +99,32 @@ def test_a_failed_stream_releases(proxy: tuple[str, FakeOpenAI, str], mode: str)
     ) as r:
         r.read()
     assert wait_until(lambda: settled(url, name), 10, step=0.05)
+
+
+def test_tpm_counts_reservations_in_flight(
+    fake_openai: Callable[..., tuple[FakeOpenAI, str]], start_proxy: Callable[..., str]
+) -> None:
+    fake, up = fake_openai()
+    gate = threading.Event()
+    fake.gates = [gate]
+    url = start_proxy(yaml_for(up, "tpm").replace("tpm: 100000", "tpm: 5000"))
+    too_large = chat(url, TEAM_KEY, max_tokens=6000)
+    assert too_large.status_code == 429
+    assert too_large.headers["x-should-retry"] == "false"
+    assert "5000 tokens per minute" in too_large.json()["error"]["message"]
+    held = {**STREAM, "max_tokens": 3000}
+    with httpx.stream(
+        "POST", f"{url}/v1/chat/completions", json=held, headers=AUTH, timeout=10
+    ) as r:
+        assert r.status_code == 200
+        # 3000+ tokens are reserved while the stream runs: another 3000 do not fit.
+        second = chat(url, TEAM_KEY, max_tokens=3000)
+        gate.set()
+        r.read()
+    assert second.status_code == 429
+    error = second.json()["error"]
+    assert error["code"] == "rate_limit_exceeded" and "'team-tpm'" in error["message"]
+    assert int(second.headers["retry-after"]) >= 1
+    # Reconciled to the actual usage: the same request now fits.
+    assert wait_until(lambda: keys_report(url)["team-tpm"]["in_flight"] == 0, 5)
+    assert chat(url, TEAM_KEY, max_tokens=3000).status_code == 200
