@@ -77,19 +77,17 @@ class EmbeddingsEndpoint:
         raw = await read_body(receive, state.max_body_bytes, headers.get(b"content-length"))
         req = parse_embeddings_request(raw)
         trace.model = state.model_label(req.model)
-        if state.auth.policy is not None:
-            trace.key = who.name
-            if who.tenant is not None:  # embeddings have no output tokens to reserve
-                reservation = await state.gate.admit(who.tenant, req.model, len(raw), 0, trace)
-                try:
-                    await self._answer(state, req, receive, send, trace)
-                finally:  # every exit: answered, failed, cancelled, disconnected
-                    await settle(reservation, trace)
-                return
-        await self._answer(state, req, receive, send, trace)
+        reservation = None
+        if state.auth.policy is not None:  # named keys (tenancy/gate.py); no output tokens
+            reservation = await state.gate.enter(who, req.model, len(raw), None, trace)
+        try:
+            await self._answer(state, req, receive, send, trace)
+        finally:  # every exit: answered, failed, cancelled, disconnected
+            if reservation is not None:
+                await settle(reservation, trace)
 
+    @staticmethod
     async def _answer(
-        self,
         state: AppState,
         req: EmbeddingsRequest,
         receive: Receive,

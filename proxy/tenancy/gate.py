@@ -25,6 +25,7 @@ from proxy.tenancy.policy import Tenant
 from proxy.tenancy.store import StateUnavailable
 
 if TYPE_CHECKING:
+    from proxy.auth import Identity
     from proxy.trace import RequestTrace
 
 _BYTES_PER_TOKEN = 4
@@ -35,6 +36,23 @@ class TenantGate:
         self._limiter = limiter
         self._default_max_tokens = config.state.default_max_tokens
         self._prices = _max_prices(config)
+
+    async def enter(
+        self,
+        who: Identity,
+        model: str,
+        prompt_bytes: int,
+        body: Mapping[str, Any] | None,
+        trace: RequestTrace,
+    ) -> Reservation | None:
+        """The endpoints' one call when named keys are configured: label the trace with the
+        caller's key name and, for a named key, check and reserve (body None: an endpoint
+        with no output tokens, such as embeddings)."""
+        trace.key = who.name
+        if who.tenant is None:
+            return None
+        out = 0 if body is None else self.max_output(body)
+        return await self.admit(who.tenant, model, prompt_bytes, out, trace)
 
     def max_output(self, body: Mapping[str, Any]) -> int:
         """max_completion_tokens wins over max_tokens, as in the providers' own rules."""
