@@ -307,3 +307,34 @@ auth:
     # Reconciled with the upstream's usage, not the estimate (prompt/4 + 4096).
     assert report["tokens_this_minute"] == 2 * usage.total_tokens
     assert report["in_flight"] == 0
+
+
+def test_embeddings_follow_the_named_key(start_proxy: Callable[..., str]) -> None:
+    url = start_proxy(
+        f"""
+providers:
+  mock: {{type: mock}}
+models:
+  embed:
+    kind: embeddings
+    deployments: [{{provider: mock, model: e}}]
+  chat: [{{provider: mock, model: m}}]
+admin: {{api_key: "admin-key-0123456789"}}
+auth:
+  keys:
+    - {{name: emb-team, key: "{TEAM_KEY}", models: [chat], limits: {{rpm: 5}}}}
+    - {{name: emb-other, key: "{OPEN_KEY}", limits: {{rpm: 5}}}}
+"""
+    )
+    with pytest.raises(openai.NotFoundError):
+        client(url, TEAM_KEY).embeddings.create(model="embed", input=["a"], dimensions=4)
+    raw = httpx.post(
+        f"{url}/v1/embeddings",
+        json={"model": "embed", "input": ["a", "b"], "dimensions": 4},
+        headers={"authorization": f"Bearer {OPEN_KEY}"},
+    )
+    assert raw.status_code == 200
+    assert raw.headers["x-ratelimit-remaining-requests"] == "4"
+    report = keys_report(url)["emb-other"]
+    assert report["requests_this_minute"] == 1 and report["in_flight"] == 0
+    assert report["tokens_this_minute"] == raw.json()["usage"]["prompt_tokens"]
