@@ -16,6 +16,7 @@ import pytest
 import redis
 
 from tests.fakes.openai import FakeOpenAI
+from tests.metrics_scrape import scrape, value
 from tests.redis_server import RedisServer
 from tests.servers import ProxyProcess
 from tests.waiting import wait_until
@@ -193,6 +194,10 @@ def test_redis_outage_follows_on_unavailable_and_sharing_resumes(
     else:
         assert {r.status_code for r in during} == {503}
         assert {r.json()["error"]["code"] for r in during} == {"state_unavailable"}
+    failed = sum(
+        value(scrape(p.url, ADMIN), "proxy_state_backend_errors_total", op="reserve") for p in procs
+    )
+    assert failed >= 1  # the outage is visible in the metrics
     redis_server.start()  # same port, empty: a restarted Redis
     assert wait_until(lambda: chat(a).status_code == 200, 10, step=0.1)
     # Sharing resumed without a restart: what A counted, B sees.
