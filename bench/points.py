@@ -23,6 +23,7 @@ class Point:
     # anthropic one (passthrough, --scenario messages)
     model: str = "gpt"
     surface: str = "chat"  # or "messages" (POST /v1/messages)
+    api_key: str = CLIENT_KEY  # the tenants scenario also measures a named key
 
     @property
     def proxied(self) -> bool:
@@ -47,7 +48,7 @@ def loader_command(url: str, point: Point, timing: Timing) -> list[str]:
         "--url",
         url,
         "--api-key",
-        CLIENT_KEY,
+        point.api_key,
         "--concurrency",
         str(point.concurrency),
         "--warmup",

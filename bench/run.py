@@ -31,6 +31,8 @@ SCENARIOS = {
     # issue 14: POST /v1/messages passthrough (anthropic upstream) and translated (openai
     # upstream), beside the chat rows they must be compared with.
     "messages": {"latency_ms": 0.0, "concurrency": "32"},
+    # S1 at 32 with a limited named key, memory and redis backends (bench/tenants.py).
+    "tenants": {"latency_ms": 0.0, "concurrency": "32"},
 }
 CACHE_CONFIG = "cache:\n  models: [gpt-cached]\n"
 CACHE_REDIS_CONFIG = (
@@ -154,6 +156,10 @@ def measure(points: list[Point], timing: Timing, upstream: Upstream, proxy: Prox
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.scenario == "tenants":
+        from bench import tenants
+
+        return tenants.run(args, timing_of(args))
     procs.pin_self_to_client_core()
     timing = timing_of(args)
     concurrency = [int(c) for c in args.concurrency.split(",") if c.strip()]

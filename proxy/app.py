@@ -64,6 +64,7 @@ def build_app(
             HttpRoute("/admin/reload", endpoints.admin_reload, methods=["POST"]),
             HttpRoute("/admin/status", endpoints.admin_status, methods=["GET"]),
             HttpRoute("/admin/cache", admin_cache, methods=["GET", "DELETE"]),
+            HttpRoute("/admin/keys", endpoints.admin_keys, methods=["GET"]),
         ],
         exception_handlers={
             ProxyError: endpoints.on_proxy_error,

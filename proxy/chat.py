@@ -31,6 +31,7 @@ from proxy.providers.base import CallContext
 from proxy.request import ChatRequest, parse_chat_request
 from proxy.router import new_context
 from proxy.streaming import served
+from proxy.tenancy.gate import settle
 from proxy.trace import RequestTrace
 
 if TYPE_CHECKING:
@@ -70,6 +71,8 @@ class ChatEndpoint:
             await self._serve(scope, receive, send, request_id, trace)
         except ProxyError as error:
             trace.outcome = getattr(error, "outcome", None) or error.code or error.type
+            if trace.rate_headers:  # every answer to a limited named key carries them
+                error.headers = {**decoded(trace.rate_headers), **error.headers}
             await send_error(send, error)
             trace.finish(error.status)
         except ClientDisconnected:
@@ -90,7 +93,7 @@ class ChatEndpoint:
         headers = first_headers(scope["headers"], _WANTED)
         if state.tracer is not None:  # tracing on (proxy/tracing.py)
             trace.span = state.tracer.start(headers, trace.start)
-        state.auth.check(headers.get(b"authorization"), headers.get(b"x-api-key"))
+        who = state.auth.check(headers.get(b"authorization"), headers.get(b"x-api-key"))
         content_type = headers.get(b"content-type")
         if content_type is not None and not _JSON_CONTENT.match(content_type):
             raise unsupported_media_type(content_type)
@@ -101,30 +104,41 @@ class ChatEndpoint:
         trace.models, trace.route = req.models, headers.get(b"x-proxy-route")
         if trace.span is not None:
             trace.span.request(req, trace.route)
-        ctx = new_context(req, f"chatcmpl-{new_id()}")
+        # Named keys (tenancy/gate.py): model access first (a cached answer is no way around
+        # it), then the reservation. A config without them pays one attribute test here and
+        # one in `finally` (a try costs nothing in CPython 3.11 until it raises).
+        reservation = None
+        if state.auth.policy is not None:
+            reservation = await state.gate.enter(who, req.model, len(raw), req.body, trace)
+        # A named key's stream asks the upstream for usage even if the client did not.
+        ctx = new_context(req, f"chatcmpl-{new_id()}", reservation is not None)
         # The response cache (proxy/cache): None, or a set lookup, for a model without it.
         cache = state.cache
         plan = None
         if cache is not None and req.model in cache.models:
             owner = request_scope(
                 cache.config.scope == "global",
-                None,  # issue 11: the caller's identity name once auth.check returns it
+                who.name,
                 headers.get(b"authorization"),
                 headers.get(b"x-api-key"),
             )
             ttl = headers.get(b"x-proxy-cache-ttl")
             plan = cache.plan(req, owner, headers.get(b"cache-control"), ttl)
         loop = self._loop or self._bind_loop()
-        with DisconnectWatch(receive, loop) as watch:
-            if plan is None:
-                await self._answer(req, ctx, request_id, trace, send, watch.stop)
-            else:
+        try:
+            with DisconnectWatch(receive, loop) as watch:
+                if plan is None:
+                    await self._answer(req, ctx, request_id, trace, send, watch.stop)
+                else:
 
-                async def answer(out: Send) -> None:
-                    await self._answer(req, ctx, request_id, trace, out, watch.stop)
+                    async def answer(out: Send) -> None:
+                        await self._answer(req, ctx, request_id, trace, out, watch.stop)
 
-                await plan.serve(send, watch.stop, trace, ctx, answer)
-        trace.finish(200)  # a no-op for a stream: its pump wrote its account
+                    await plan.serve(send, watch.stop, trace, ctx, answer)
+            trace.finish(200)  # a no-op for a stream: its pump wrote its account
+        finally:  # every exit: answered, failed, cancelled, disconnected
+            if reservation is not None:
+                await settle(reservation, trace)
 
     async def _answer(
         self,
@@ -158,6 +172,10 @@ class ChatEndpoint:
         # Looked up once: on Python 3.11 every lookup of the running loop is a getpid().
         self._loop = asyncio.get_running_loop()
         return self._loop
+
+
+def decoded(headers: tuple[tuple[bytes, bytes], ...]) -> dict[str, str]:
+    return {k.decode("latin-1"): v.decode("latin-1") for k, v in headers}
 
 
 class DisconnectWatch:

@@ -25,18 +25,19 @@ from proxy.asgi import (
     send_error,
     send_whole,
 )
-from proxy.chat import DisconnectWatch
-from proxy.embeddings_request import parse_embeddings_request
+from proxy.chat import DisconnectWatch, decoded
+from proxy.embeddings_request import EmbeddingsRequest, parse_embeddings_request
 from proxy.errors import ProxyError, internal_error, unsupported_media_type
 from proxy.ids import new_id
 from proxy.logs import REQUEST_ID
 from proxy.providers.base import CallContext, EmbeddingsCodec, Reply, UpstreamRequest
 from proxy.router import Route
 from proxy.streaming import served
+from proxy.tenancy.gate import settle
 from proxy.trace import RequestTrace
 
 if TYPE_CHECKING:
-    from proxy.state import Gateway
+    from proxy.state import AppState, Gateway
 
 log = logging.getLogger("proxy")
 _WANTED = frozenset({b"authorization", b"x-api-key", b"content-type", b"content-length"})
@@ -53,6 +54,8 @@ class EmbeddingsEndpoint:
             await self._serve(scope, receive, send, trace)
         except ProxyError as error:
             trace.outcome = getattr(error, "outcome", None) or error.code or error.type
+            if trace.rate_headers:  # every answer to a limited named key carries them
+                error.headers = {**decoded(trace.rate_headers), **error.headers}
             await send_error(send, error)
             trace.finish(error.status)
         except ClientDisconnected:
@@ -67,13 +70,30 @@ class EmbeddingsEndpoint:
         state = self.gateway.state
         assert state is not None  # set in the lifespan, before any request
         headers = first_headers(scope["headers"], _WANTED)
-        state.auth.check(headers.get(b"authorization"), headers.get(b"x-api-key"))
+        who = state.auth.check(headers.get(b"authorization"), headers.get(b"x-api-key"))
         content_type = headers.get(b"content-type")
         if content_type is not None and not _JSON_CONTENT.match(content_type):
             raise unsupported_media_type(content_type)
         raw = await read_body(receive, state.max_body_bytes, headers.get(b"content-length"))
         req = parse_embeddings_request(raw)
         trace.model = state.model_label(req.model)
+        reservation = None
+        if state.auth.policy is not None:  # named keys (tenancy/gate.py); no output tokens
+            reservation = await state.gate.enter(who, req.model, len(raw), None, trace)
+        try:
+            await self._answer(state, req, receive, send, trace)
+        finally:  # every exit: answered, failed, cancelled, disconnected
+            if reservation is not None:
+                await settle(reservation, trace)
+
+    async def _answer(
+        self,
+        state: AppState,
+        req: EmbeddingsRequest,
+        receive: Receive,
+        send: Send,
+        trace: RequestTrace,
+    ) -> None:
         ctx = CallContext(
             public_model=req.model,
             upstream_model=req.model,

@@ -16,6 +16,7 @@ from proxy import metrics, status
 from proxy.asgi import error_parts
 from proxy.errors import ProxyError, internal_error, method_not_allowed, not_found
 from proxy.surfaces.messages.models import anthropic_models_body
+from proxy.tenancy.report import key_reports
 
 if TYPE_CHECKING:
     from proxy.lifecycle import Lifecycle
@@ -46,19 +47,27 @@ async def served_at_edge(request: Request) -> Response:
 
 
 async def list_models(request: Request) -> Response:
+    """The public models; a named key with a model list sees only its own."""
     state = _state(request)
-    state.auth.check(request.headers.get("authorization"), request.headers.get("x-api-key"))
+    who = state.auth.check(request.headers.get("authorization"), request.headers.get("x-api-key"))
+    body = state.models_body
+    if who.tenant is not None and who.tenant.key.models is not None:
+        visible = who.tenant.visible(state.model_objects)
+        data = b",".join(state.model_objects[name] for name in visible)
+        body = b'{"object":"list","data":[' + data + b"]}"
     if "anthropic-version" in request.headers:  # an Anthropic SDK: its list shape
-        return Response(anthropic_models_body(state.models_body), media_type=JSON)
-    return Response(state.models_body, media_type=JSON)
+        return Response(anthropic_models_body(body), media_type=JSON)
+    return Response(body, media_type=JSON)
 
 
 async def retrieve_model(request: Request) -> Response:
     """OpenAI's model object for a listed public model; else the usual model_not_found."""
     state = _state(request)
-    state.auth.check(request.headers.get("authorization"), request.headers.get("x-api-key"))
+    who = state.auth.check(request.headers.get("authorization"), request.headers.get("x-api-key"))
     name: str = request.path_params["model"]
     body = state.model_objects.get(name)
+    if who.tenant is not None and not who.tenant.may_use(name):
+        body = None  # a model the key may not use looks like a missing one
     if body is None:
         raise not_found(
             f"The model '{name[:200]}' does not exist or you do not have access to it.",
@@ -115,6 +124,24 @@ async def admin_status(request: Request) -> Response:
         )
     _check_admin(request)
     return Response(orjson.dumps(status.build(_gateway(request))), media_type=JSON)
+
+
+async def admin_keys(request: Request) -> Response:
+    """Per named key: limits, this minute's use, in-flight, spend, budget, expiry; never a
+    key or its digest. Admin auth as /admin/reload."""
+    state = _state(request)
+    if state.admin_key is None:
+        raise ProxyError(
+            403,
+            "permission_error",
+            "Set admin.api_key in the config to enable /admin/keys.",
+            code="admin_disabled",
+        )
+    _check_admin(request)
+    policy = state.auth.policy
+    tenants = [] if policy is None else list(policy.tenants.values())
+    keys = await key_reports(tenants, state.store)
+    return Response(orjson.dumps({"object": "list", "data": keys}), media_type=JSON)
 
 
 def _check_admin(request: Request) -> None:

@@ -30,6 +30,7 @@ OpenAIErrorType = Literal[
     "permission_error",
     "not_found_error",
     "rate_limit_error",
+    "insufficient_quota",  # a named key's spent budget (OpenAI's quota answer)
     "server_error",
     "service_unavailable",
 ]

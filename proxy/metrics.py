@@ -86,6 +86,19 @@ CLIENT_DISCONNECTS = Counter(
     "proxy_client_disconnects_total", "Clients that went away before the answer", ["model"]
 )
 REJECTED = Counter("proxy_rejected_total", "Requests refused at admission", ["reason"])
+# Per named key (labels: configured key names, "-" for anonymous keys); only observed when
+# the config has named keys, so a config without them pays nothing.
+KEY_REQUESTS = Counter(
+    "proxy_key_requests_total", "Requests per client key name", ["key", "model", "status"]
+)
+KEY_TOKENS = Counter("proxy_key_tokens_total", "Tokens per client key name", ["key", "kind"])
+KEY_SPEND = Counter("proxy_key_spend_usd_total", "Spend per client key name", ["key"])
+LIMITED = Counter(
+    "proxy_limited_total", "Requests refused by a key's limit", ["key", "limit"]
+)  # limit: rpm, tpm, in_flight, budget, model
+STATE_ERRORS = Counter(
+    "proxy_state_backend_errors_total", "Failed shared-state backend calls", ["op"]
+)
 
 BREAKER_LEVELS = {"closed": 0, "half-open": 1, "open": 2}
 
@@ -117,6 +130,11 @@ _errors = _Bound(lambda k: UPSTREAM_ERRORS.labels(*k))
 _auth = _Bound(lambda p: AUTH_FAILURES.labels(p))
 _disconnects = _Bound(lambda m: CLIENT_DISCONNECTS.labels(m))
 _rejected = _Bound(lambda r: REJECTED.labels(r))
+_key_requests = _Bound(lambda k: KEY_REQUESTS.labels(*k))
+_key_tokens = _Bound(lambda k: KEY_TOKENS.labels(*k))
+_key_spend = _Bound(lambda k: KEY_SPEND.labels(k))
+_limited = _Bound(lambda k: LIMITED.labels(*k))
+_state_errors = _Bound(lambda op: STATE_ERRORS.labels(op))
 
 
 class _Switch:
@@ -222,6 +240,31 @@ def observe_rejected(reason: str) -> None:
     if not SWITCH.enabled:
         return
     _rejected[reason].inc()
+
+
+def observe_key(key: str, model: str, status: int, usage: Usage | None, cost: float) -> None:
+    if not SWITCH.enabled:
+        return
+    _key_requests[key, model, str(status)].inc()
+    if usage is not None:
+        if usage.prompt:
+            _key_tokens[key, "prompt"].inc(usage.prompt)
+        if usage.completion:
+            _key_tokens[key, "completion"].inc(usage.completion)
+    if cost:
+        _key_spend[key].inc(cost)
+
+
+def observe_limited(key: str, limit: str) -> None:
+    if not SWITCH.enabled:
+        return
+    _limited[key, limit].inc()
+
+
+def observe_state_error(op: str) -> None:
+    if not SWITCH.enabled:
+        return
+    _state_errors[op].inc()
 
 
 def render() -> bytes:

@@ -46,6 +46,7 @@ from proxy.providers.base import (
 from proxy.providers.pipes import DATA_SHAPE_ERRORS, malformed
 from proxy.request import ChatRequest
 from proxy.streaming import ERROR_BODY_LIMIT, StreamCall, StreamWire
+from proxy.tenancy.store import Store
 from proxy.trace import RequestTrace
 from proxy.upstream import TraceHeaders, Upstream
 
@@ -70,8 +71,14 @@ class Route:
 
 
 class Router:
-    def __init__(self, config: Config, routes: Mapping[str, Route]) -> None:
+    def __init__(
+        self, config: Config, routes: Mapping[str, Route], shared: Store | None = None
+    ) -> None:
         self._routes = routes
+        # The redis backend: a provider's 429 cooldown is told to and read from every
+        # replica (breakers stay per process). None (memory): nothing is awaited.
+        self._shared = shared
+        self._tasks: set[asyncio.Task[None]] = set()
         self._plans: dict[str, tuple[Deployment, ...]] = {
             model: config.enabled_deployments(model) for model in config.models
         }
@@ -198,7 +205,7 @@ class Router:
         if trace.models is None and trace.route is None:
             deployments = self.plan(model, kind)
         else:  # the request's own routing preferences (preferences.py)
-            # Issue 11: pass the caller's key's model check as `allowed` once keys are wired.
+            # A named key's access to every listed model was checked before (tenancy/gate.py).
             deployments = preferred_plan(self.plan, model, kind, trace.models, trace.route)
         first: Deployment | None = None  # the first deployment actually tried
         for deployment in deployments:
@@ -210,6 +217,8 @@ class Router:
             for retry in range(route.retries + 1):
                 if loop.time() >= deadline:
                     raise self._exhausted(model, attempts, errors)
+                if self._shared is not None:
+                    await self._shared_cooldown(route)
                 admission = self._admit(route, attempts)
                 if admission is None:
                     break
@@ -307,8 +316,23 @@ class Router:
         attempts.append(Attempt(route.name, skipped))
         return None
 
-    @staticmethod
+    async def _shared_cooldown(self, route: Route) -> None:
+        """Take over a cooldown another replica set (bounded by state.timeout_ms; an
+        unreachable store reads as none)."""
+        assert self._shared is not None
+        seconds = await self._shared.cooldown(route.name)
+        if seconds > 0:
+            route.health.start_cooldown(seconds)
+
+    def _tell_cooldown(self, route: Route, seconds: float) -> None:
+        """Publish a 429's cooldown without making this request wait for the store."""
+        assert self._shared is not None
+        task = asyncio.create_task(self._shared.set_cooldown(route.name, seconds))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     def _judge(
+        self,
         route: Route,
         admission: Admission,
         error: UpstreamError,
@@ -318,7 +342,9 @@ class Router:
         attempts.append(Attempt(route.name, error.outcome))
         errors.append(error)
         if error.outcome == "rate_limited":
-            route.health.start_cooldown(error.retry_after)
+            applied = route.health.start_cooldown(error.retry_after)
+            if self._shared is not None:
+                self._tell_cooldown(route, applied)
         if error.counts_for_breaker:
             route.health.record_failure(admission, error)
         else:
@@ -350,6 +376,7 @@ def _with_model(ctx: CallContext, deployment: Deployment, limits: StreamLimits) 
         created=ctx.created,
         include_usage=ctx.include_usage,
         limits=limits,
+        usage_for_proxy=ctx.usage_for_proxy,
     )
 
 
@@ -371,11 +398,12 @@ CompatibleFn = Callable[[Route, Deployment, Deployment | None], bool]
 AttemptFn = Callable[[Route, CallContext, Admission, float, float], Awaitable[T]]
 
 
-def new_context(req: ChatRequest, response_id: str) -> CallContext:
+def new_context(req: ChatRequest, response_id: str, need_usage: bool = False) -> CallContext:
     return CallContext(
         public_model=req.model,
         upstream_model=req.model,
         response_id=response_id,
         created=int(time.time()),
         include_usage=req.include_usage,
+        usage_for_proxy=need_usage and req.stream and not req.include_usage,
     )

@@ -34,6 +34,11 @@ from proxy.logs import log_fields, register_secrets
 from proxy.providers import build_adapter, check_embedding_models, in_process_transport
 from proxy.providers.base import Adapter
 from proxy.router import Route, Router
+from proxy.tenancy.failover import build_store
+from proxy.tenancy.gate import TenantGate
+from proxy.tenancy.limiter import Limiter
+from proxy.tenancy.policy import Policy
+from proxy.tenancy.store import BackendErrors, Store
 from proxy.upstream import TransportFactory, Upstream
 
 if TYPE_CHECKING:
@@ -52,6 +57,8 @@ class AppState:
     model_objects: dict[str, bytes]  # GET /v1/models/{model}: the listed models' objects
     public_models: frozenset[str]
     admin_key: Authenticator | None
+    gate: TenantGate  # named keys' model access and limits (tenancy/gate.py)
+    store: Store  # the Gateway's, kept across reloads: counters survive a reload
     cache: ResponseCache | None = None  # None: no model is cached (cache.models)
     loaded_at: float = field(default_factory=time.time)  # wall clock: built at start or reload
     tracer: Tracer | None = None  # None unless tracing.enabled
@@ -100,14 +107,20 @@ def prepare(config: Config) -> Prepared:
     return Prepared(
         config=config,
         adapters=build_adapters(config),
-        auth=Authenticator(config.auth.api_keys, config.auth.disabled),
+        # A refused key list (the same key twice) is refused here, before anything is built.
+        auth=Authenticator(config.auth.api_keys, config.auth.disabled, _policy(config)),
         admin_key=Authenticator([admin]) if admin is not None else None,
     )
+
+
+def _policy(config: Config) -> Policy | None:
+    return Policy(config.auth.keys, config.auth.api_keys) if config.auth.keys else None
 
 
 def config_secrets(config: Config) -> list[str]:
     keys = [p.api_key.value for p in config.providers.values() if p.api_key is not None]
     keys += [k.value for k in config.auth.api_keys]
+    keys += [k.key.value for k in config.auth.keys if not k.key.value.startswith("sha256:")]
     if config.admin.api_key is not None:
         keys.append(config.admin.api_key.value)
     return keys
@@ -134,8 +147,16 @@ class Gateway:
         self._closers: set[asyncio.Task[None]] = set()
         self._reloading = asyncio.Lock()
         self._tracing: Tracing | None = None  # the exporter, made when first enabled
+        self._store: Store | None = None
+        self._limiter: Limiter | None = None
 
     def start(self) -> None:
+        # One store for the process's life: a reload keeps every counter. A changed
+        # `state:` section takes effect at the next restart.
+        state = self._initial.state
+        self._store = build_store(state, BackendErrors(metrics.observe_state_error))
+        # A lease outlives any request (its deadline), so only a crashed replica's expires.
+        self._limiter = Limiter(self._store, self._initial.server.request_timeout + 60)
         self._start_tracing(self._initial)
         self.state = self._build(prepare(self._initial), None)
 
@@ -183,6 +204,8 @@ class Gateway:
             stores.append(self.state.cache.store)
         for store in stores:
             await store.aclose()
+        if self._store is not None:
+            await self._store.close()
         if self._tracing is not None:
             config = self.state.config if self.state is not None else self._initial
             await self._tracing.aclose(config.tracing.flush_timeout)
@@ -193,6 +216,7 @@ class Gateway:
 
     def _build(self, prepared: Prepared, old: AppState | None) -> AppState:
         config = prepared.config
+        assert self._store is not None and self._limiter is not None
         register_secrets(config_secrets(config))
         metrics.set_enabled(config.admin.metrics)
         routes = {
@@ -204,10 +228,12 @@ class Gateway:
         kept = {id(r) for r in old.routes.values()} if old is not None else set()
         metrics.prebind(config.models, [n for n, r in routes.items() if id(r) not in kept])
         created = int(time.time())
+        # Provider 429 cooldowns are shared only through a store other replicas can see.
+        shared = self._store if self._initial.state.backend == "redis" else None
         return AppState(
             config=config,
             auth=prepared.auth,
-            router=Router(config, routes),
+            router=Router(config, routes, shared),
             routes=routes,
             models_body=models_body(public, created),
             model_objects={n: orjson.dumps(model_object(n, created)) for n in public},
@@ -215,6 +241,8 @@ class Gateway:
             admin_key=prepared.admin_key,
             cache=build_cache(config, old.cache if old else None, old.config if old else None),
             tracer=self._tracer(config),
+            gate=TenantGate(self._limiter, config),
+            store=self._store,
         )
 
     def _start_tracing(self, config: Config) -> None:

@@ -266,6 +266,7 @@ def served(trace: RequestTrace) -> list[tuple[bytes, bytes]]:
         (b"x-proxy-provider", trace.provider.encode()),
         (b"x-proxy-upstream-model", (trace.upstream_model or "").encode()),
         (b"x-proxy-attempts", str(attempts).encode()),
+        *trace.rate_headers,
     ]
 
 

@@ -37,6 +37,8 @@ class RequestTrace:
     usage: Usage | None = None
     price: Price | None = None
     outcome: str = "ok"
+    key: str | None = None  # the caller's key name when the config has named keys
+    rate_headers: tuple[tuple[bytes, bytes], ...] = ()  # x-ratelimit-* for the answer
     client_disconnected: bool = False
     finished: bool = False
     # Cacheable models only (proxy/cache): hit | miss | bypass | coalesced. A hit or a
@@ -71,6 +73,8 @@ class RequestTrace:
                 u = self.usage
                 cost = self.price.cost(u.prompt, u.completion, u.cached)
             metrics.observe_usage(self.model, self.provider, self.usage, cost)
+        if self.key is not None:
+            metrics.observe_key(self.key, self.model, status, self.usage, cost)
         if self.client_disconnected:
             metrics.observe_disconnect(self.model)
         self._log(status, duration, ttft, cost)
@@ -79,6 +83,7 @@ class RequestTrace:
 
     def _log(self, status: int, duration: float, ttft: float | None, cost: float) -> None:
         fields: dict[str, object] = {
+            "key": self.key or "-",
             "model": self.model,
             "provider": self.provider,
             "upstream_model": self.upstream_model,

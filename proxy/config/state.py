@@ -29,6 +29,9 @@ class StateConfig:
     timeout_ms: int = 50  # bound on every Redis call
     on_unavailable: OnUnavailable = "open"  # open: count locally; closed: 503
     replicas_hint: int = 1  # local limits while Redis is down are the limit divided by this
+    # Output tokens reserved for a named key's request that sets neither max_tokens nor
+    # max_completion_tokens (reconciled with actual usage at the end).
+    default_max_tokens: int = 4096
 
 
 _STATE_KEYS = {
@@ -38,6 +41,7 @@ _STATE_KEYS = {
     "timeout_ms",
     "on_unavailable",
     "replicas_hint",
+    "default_max_tokens",
 }
 
 
@@ -62,6 +66,9 @@ def parse_state(raw: Any, env: Mapping[str, str]) -> StateConfig:
         on_unavailable=policy,
         replicas_hint=int(
             number(data, "replicas_hint", "state", default.replicas_hint, 1, integer=True)
+        ),
+        default_max_tokens=int(
+            number(data, "default_max_tokens", "state", default.default_max_tokens, 1, integer=True)
         ),
     )
 

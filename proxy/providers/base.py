@@ -56,6 +56,9 @@ class CallContext:
     created: int  # unix seconds
     include_usage: bool  # the client asked for stream_options.include_usage
     limits: StreamLimits = DEFAULT_LIMITS
+    # A stream whose usage the proxy needs (a named key's reservation) but the client did
+    # not ask for: passthrough adapters ask the upstream for it and drop it on the way out.
+    usage_for_proxy: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,7 +61,9 @@ class OpenAIAdapter:
 
     def build_request(self, req: ChatRequest, ctx: CallContext) -> UpstreamRequest:
         # Never req.raw: see the module docstring (duplicate keys).
-        if ctx.upstream_model == req.model:
+        if ctx.usage_for_proxy:
+            body = encode_request(_asking_usage(req.body, ctx.upstream_model))
+        elif ctx.upstream_model == req.model:
             body = encode_request(req.body)
         else:
             body = encode_request({**req.body, "model": ctx.upstream_model})
@@ -93,12 +95,20 @@ class OpenAIAdapter:
         return Reply(payload, usage_from_openai(parsed.get("usage")))
 
     def stream_pipe(self, ctx: CallContext) -> PassthroughPipe:
-        return PassthroughPipe(self.name, ctx.limits)
+        return PassthroughPipe(self.name, ctx.limits, strip_usage=ctx.usage_for_proxy)
 
     def parse_error(self, status: int, headers: Mapping[str, str], payload: bytes) -> UpstreamError:
         # Whole, uncut fields: upstream_status_error redacts, then cuts (errors.py).
         message, code, param = _openai_error_fields(payload)
         return upstream_status_error(self.name, status, message, headers, code=code, param=param)
+
+
+def _asking_usage(body: dict[str, object], model: str) -> dict[str, object]:
+    """The body with stream_options.include_usage set: the proxy needs the stream's usage
+    (the pipe drops it again, so the client sees what it asked for)."""
+    options = body.get("stream_options")
+    extra = options if isinstance(options, dict) else {}
+    return {**body, "model": model, "stream_options": {**extra, "include_usage": True}}
 
 
 def _openai_error_fields(payload: bytes) -> tuple[str, str | None, str | None]:

@@ -107,8 +107,11 @@ class PassthroughPipe:
     has been seen to be good: an error event there still falls back.
     """
 
-    def __init__(self, provider: str, limits: StreamLimits = DEFAULT_LIMITS) -> None:
+    def __init__(
+        self, provider: str, limits: StreamLimits = DEFAULT_LIMITS, strip_usage: bool = False
+    ) -> None:
         self._provider = provider
+        self._strip = strip_usage  # the proxy asked for usage the client did not ask for
         self._max_event = limits.max_event
         self._max_held = limits.max_precommit
         self._parts: list[bytes] = []  # reads after the last complete event, not yet joined
@@ -145,6 +148,8 @@ class PassthroughPipe:
         if not complete:
             return b""
         seen_data = self._check(complete)
+        if self._strip:
+            complete = without_usage(complete)
         if self._committed:
             return complete
         return self._hold(complete, seen_data)
@@ -232,6 +237,46 @@ class PassthroughPipe:
 
     def _failure(self, outcome: Outcome, detail: str) -> UpstreamError:
         return upstream_transport_error(self._provider, outcome, detail)
+
+
+# How OpenAI-compatible servers write the `"usage": null` every chunk carries once
+# include_usage is set (OpenAI: compact; vLLM and others: Python's json spacing).
+_NULL_USAGE = (b',"usage":null', b', "usage": null')
+
+
+def without_usage(block: bytes) -> bytes:
+    """Complete, checked events as the client would have had them without include_usage:
+    `"usage": null` cut out of each chunk, the usage-only chunk (`choices: []`) dropped."""
+    if b'"usage"' not in block:
+        return block
+    text = block.replace(b"\r\n", b"\n").replace(b"\r", b"\n") if b"\r" in block else block
+    kept: list[bytes] = []
+    for event in text.split(b"\n\n"):
+        if b'"usage"' in event:
+            stripped = _event_without_usage(event)
+            if stripped is None:
+                continue
+            event = stripped
+        kept.append(event)
+    return b"\n\n".join(kept)
+
+
+def _event_without_usage(event: bytes) -> bytes | None:
+    for pattern in _NULL_USAGE:
+        if pattern in event:
+            return event.replace(pattern, b"")
+    lines = event.split(b"\n")
+    data = [i for i, line in enumerate(lines) if line.startswith(b"data:")]
+    if len(data) != 1:
+        return event  # not a one-line JSON chunk: nothing we added
+    chunk = orjson.loads(lines[data[0]][5:])  # checked as JSON by _check_data already
+    if not isinstance(chunk, dict) or "usage" not in chunk:
+        return event
+    if not chunk.get("choices"):
+        return None  # the usage chunk the client did not ask for
+    del chunk["usage"]  # usage riding on a content chunk: re-encode that one chunk
+    lines[data[0]] = b"data: " + orjson.dumps(chunk)
+    return b"\n".join(lines)
 
 
 def _end_of_last_event(buffer: bytes) -> int:

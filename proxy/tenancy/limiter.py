@@ -70,6 +70,10 @@ class Reservation:
         """Charge what the request actually used; the rest of the reservation goes back."""
         await self._settle(0, tokens - self._ask.tokens, micros(usd) - self._ask.micros)
 
+    async def keep(self) -> None:
+        """Charge the reservation as it stands (an answer whose usage is unknown)."""
+        await self._settle(0, 0, 0)
+
     async def release(self) -> None:
         """Give everything back: the request did not get an answer."""
         await self._settle(-1, -self._ask.tokens, -self._ask.micros)
