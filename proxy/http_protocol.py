@@ -1,29 +1,75 @@
-"""uvicorn's httptools protocol, with a response's head and body sent in one write.
+"""uvicorn's httptools protocol, bounded, with a response's head and body sent in one write.
 
-uvicorn writes the status line and headers the moment the app sends `http.response.start`,
-and the body separately: two syscalls and two TCP segments for every small answer, so the
-client wakes up twice. Here a write waits for the next one, or for the end of the current
+Bounds (design.md §5; limits and their shared state in http_limits.py). uvicorn bounds
+nothing a client sends before the app runs: headers grow without limit (and httptools joins
+a header's pieces by repeated concatenation, quadratic in its length), a connection that
+never finishes its headers or its body lives forever, and accepting stops only when the
+process runs out of descriptors. Here, per connection:
+- the request line and headers may take `max_header_bytes` and `max_headers` fields, counted
+  as bytes arrive, before the parser sees them: beyond, 431 and close, in linear time;
+- headers must be complete `header_timeout` after accept (or after a request's first bytes,
+  on a kept-alive connection): else 408 (or a silent close if nothing came) and close;
+- a body must be complete `body_timeout` after its headers: else 408 and close, and the app
+  sees a disconnect, so its in-flight slot is freed;
+- body bytes are charged to the process's body budget as they arrive, at their parsed size,
+  and released when the response completes: beyond the budget, 503 + Retry-After and close;
+- beyond `max_connections` open connections a new one gets 503 and is closed.
+A response that starts before its request has fully arrived carries `Connection: close`
+(RFC 9110 §10.1.1): a client told to wait for `100 Continue` may send its next request in
+place of the body it was never asked for. If the client was already sending that body, the
+connection is closed only once the body has ended (or at the body deadline), so the client
+reads its answer instead of a reset.
+
+Coalescing. uvicorn writes the status line and headers the moment the app sends
+`http.response.start`, and the body separately: two syscalls and two TCP segments for
+every small answer. Here a write waits for the next one, or for the end of the current
 event-loop iteration, whichever comes first, and the two leave together. Nothing waits on
-a timer: a stream's event is held at most until the handler next awaits, which is when it
-would have been sent anyway.
+a timer: a stream's event is held at most until the handler next awaits.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Coroutine
 from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+import httptools
+from uvicorn._types import ASGI3Application, ASGISendEvent
+from uvicorn.config import Config
+from uvicorn.protocols.http.flow_control import HIGH_WATER_LIMIT
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
+from uvicorn.server import ServerState
+
+from proxy.config import ServerConfig
+from proxy.errors import (
+    ProxyError,
+    body_memory_exhausted,
+    body_too_costly,
+    header_too_large,
+    request_timeout,
+    too_many_connections,
+)
+from proxy.http_limits import STATE_KEY, HttpGuard, HttpLimits, body_cost, raw_response
 
 
 class CoalescingTransport:
-    """Wraps the connection's transport; everything but writing is passed through."""
+    """Wraps the connection's transport; everything but writing and closing is passed
+    through. `close()` after `linger_on_close()` leaves the socket open for the protocol to
+    drain the rest of a request (it closes with `close_now()`)."""
 
-    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self,
+        transport: asyncio.Transport,
+        loop: asyncio.AbstractEventLoop,
+        on_linger: Callable[[], None] | None = None,
+    ) -> None:
         self._transport = transport
         self._loop = loop
         self._held: bytes | None = None
         self._flush_handle: asyncio.Handle | None = None
+        self._closed = False
+        self._on_linger = on_linger
+        self._linger = False
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         held = self._held
@@ -55,11 +101,29 @@ class CoalescingTransport:
         self.flush()
         self._transport.write_eof()
 
+    def is_closing(self) -> bool:
+        return self._closed or self._transport.is_closing()
+
+    def linger_on_close(self) -> None:
+        self._linger = True
+
     def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self.flush()
+        if self._linger and self._on_linger is not None:
+            self._on_linger()
+            return
+        self._transport.close()
+
+    def close_now(self) -> None:
+        self._closed = True
         self.flush()
         self._transport.close()
 
     def abort(self) -> None:
+        self._closed = True
         self._held = None
         self._transport.abort()
 
@@ -67,9 +131,256 @@ class CoalescingTransport:
         return getattr(self._transport, name)
 
 
+class _HeadTooLarge(Exception):
+    """Raised from a parser callback to stop parsing a head past its bounds."""
+
+
+class BoundedCycle(RequestResponseCycle):
+    """uvicorn's request/response cycle; a response that starts before the request has
+    fully arrived ends the connection (see the module docstring)."""
+
+    def send(self, message: ASGISendEvent) -> Coroutine[Any, Any, None]:
+        # Not `async`: returns the base coroutine, so no extra frame per message sent.
+        if self.more_body and not self.response_started and not self.disconnected:
+            self.keep_alive = False  # uvicorn adds `connection: close` and closes after it
+            if not self.waiting_for_100_continue:  # the body may be on its way: drain it
+                transport: Any = self.transport
+                transport.linger_on_close()
+        return RequestResponseCycle.send(self, message)
+
+
+_default_guard: HttpGuard | None = None
+
+
+def _guard_of(app_state: dict[str, Any]) -> HttpGuard:
+    """The app's guard (set in its lifespan); the defaults for an app without one."""
+    guard = app_state.get(STATE_KEY)
+    if isinstance(guard, HttpGuard):
+        return guard
+    global _default_guard
+    if _default_guard is None:
+        _default_guard = HttpGuard(HttpLimits.from_server(ServerConfig()))
+    return _default_guard
+
+
 class CoalescingHttpToolsProtocol(HttpToolsProtocol):
     """Pass as uvicorn's `http=` setting."""
 
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        self.guard = _guard_of(app_state)
+        self.limits = self.guard.limits
+        self._max_headers = self.limits.max_headers
+        self._head_room = self.limits.max_header_bytes  # bytes the current head may still take
+        self._in_head = True  # bytes arriving now belong to a head (not to a body)
+        self._head_started = False  # the parser has begun a request whose head is incomplete
+        self._head_timer: asyncio.TimerHandle | None = None
+        self._body_timer: asyncio.TimerHandle | None = None
+        self._charged = 0  # body budget bytes held by this connection's request
+        self._head_error: ProxyError | None = None
+        self._socket: asyncio.Transport = None  # type: ignore[assignment]
+        self._wrapped: CoalescingTransport = None  # type: ignore[assignment]
+
+    # --- connection --------------------------------------------------------------------
+
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        wrapped: Any = CoalescingTransport(transport, self.loop)
+        self._socket = transport
+        self._wrapped = CoalescingTransport(transport, self.loop, self._linger)
+        wrapped: Any = self._wrapped
         super().connection_made(wrapped)
+        if len(self.connections) > self.limits.max_connections:
+            self._refuse(too_many_connections(), "connection_limit")
+            return
+        self._head_timer = self.loop.call_later(self.limits.header_timeout, self._head_expired)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_timers()
+        self._release()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self._socket.is_closing():
+            return  # refused or timed out: what is still in flight is not parsed
+        if self._in_head and len(data) > self._head_room:
+            self._feed_head(data)
+        else:
+            if self._in_head:
+                self._head_room -= len(data)
+            self._feed(data)
+        if self._socket.is_closing():
+            return
+        # Deadlines are armed only for the slow: a head or body that did not come whole.
+        if self._head_started:
+            if self._head_timer is None:
+                timeout = self.limits.header_timeout
+                self._head_timer = self.loop.call_later(timeout, self._head_expired)
+        elif not self._in_head and self._body_timer is None and self._body_pending():
+            self._arm_body_timer()
+
+    def _body_pending(self) -> bool:
+        cycle = self.cycle
+        return cycle is not None and cycle.more_body and not cycle.response_complete
+
+    def _feed_head(self, data: bytes) -> None:
+        """Feed no more than the head's room while a head is open: the parser never holds
+        more than `max_header_bytes` of one (the common case never comes here)."""
+        while data and not self._socket.is_closing():
+            if not self._in_head:
+                self._feed(data)
+                return
+            if self._head_room <= 0:
+                self._refuse(self._too_large(), "header_too_large")
+                return
+            piece, data = data[: self._head_room], data[self._head_room :]
+            self._head_room -= len(piece)
+            self._feed(piece)
+
+    def _feed(self, data: bytes) -> None:
+        """uvicorn's data_received, with a head refused past its bounds answered 431."""
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            if self._should_upgrade():
+                self.handle_websocket_upgrade()
+            else:
+                self._unsupported_upgrade_warning()
+        except httptools.HttpParserError:
+            if self._head_error is not None:
+                self._refuse(self._head_error, "header_too_large")
+                return
+            msg = "Invalid HTTP request received."
+            self.logger.warning(msg)
+            self.send_400_response(msg)
+
+    # --- parser callbacks --------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        # The keep-alive timer stops at a request's first byte, not at any byte: a client
+        # sending only blank lines between requests does not hold its connection open.
+        self._unset_keepalive_if_required()
+        self._head_started = True
+        super().on_message_begin()
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        headers = self.headers
+        if len(headers) >= self._max_headers:
+            self._head_error = self._too_large()
+            raise _HeadTooLarge
+        name = name.lower()
+        if name == b"expect" and value.lower() == b"100-continue":
+            self.expect_100_continue = True
+        headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        self._in_head = self._head_started = False
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+        super().on_headers_complete()
+
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
+        cycle.__class__ = BoundedCycle  # same fields; only `send` differs
+        super()._start_asgi_task(cycle, app)
+
+    def on_body(self, body: bytes) -> None:
+        cycle = self.cycle
+        if cycle.response_complete or cycle.disconnected:
+            return
+        if self.parser.should_upgrade() and self._should_upgrade():
+            return
+        cost = body_cost(body)
+        if not self.guard.charge(cost):
+            self._over_budget(cost)
+            return
+        self._charged += cost
+        cycle.body += body
+        if len(cycle.body) > HIGH_WATER_LIMIT:
+            self.flow.pause_reading()
+        cycle.message_event.set()
+
+    def on_message_complete(self) -> None:
+        self._in_head = True
+        self._head_room = self.limits.max_header_bytes
+        if self._body_timer is not None:
+            self._body_timer.cancel()
+            self._body_timer = None
+        if self._wrapped.is_closing() and not self._socket.is_closing():
+            self._wrapped.close_now()  # lingering: the rest of the request has been drained
+            return
+        super().on_message_complete()
+
+    def on_response_complete(self) -> None:
+        self._release()
+        super().on_response_complete()
+
+    # --- bounds ------------------------------------------------------------------------
+
+    def _too_large(self) -> ProxyError:
+        return header_too_large(self.limits.max_header_bytes, self.limits.max_headers)
+
+    def _head_expired(self) -> None:
+        self._head_timer = None
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            # A pipelined head waits on the answer before it, which may be a long stream.
+            timeout = self.limits.header_timeout
+            self._head_timer = self.loop.call_later(timeout, self._head_expired)
+            return
+        if self._head_started:
+            self._refuse(request_timeout("headers", self.limits.header_timeout), "header_timeout")
+        else:
+            self.guard.refused("header_timeout", self.loop.time())
+            self._wrapped.close_now()
+
+    def _arm_body_timer(self) -> None:
+        self._body_timer = self.loop.call_later(self.limits.body_timeout, self._body_expired)
+
+    def _body_expired(self) -> None:
+        self._body_timer = None
+        if self.cycle.response_started:
+            self._wrapped.close_now()  # answered already (or lingering): stop waiting
+            return
+        self._refuse(request_timeout("body", self.limits.body_timeout), "body_timeout")
+
+    def _over_budget(self, cost: int) -> None:
+        limit = self.limits.max_buffered_bytes
+        alone = self._charged + cost > limit
+        error = body_too_costly(limit) if alone else body_memory_exhausted()
+        self._refuse(error, "body_too_costly" if alone else "body_memory")
+
+    def _linger(self) -> None:
+        """The app answered and closed before its request's body ended: keep reading (and
+        dropping) it until it ends, bounded by the body deadline."""
+        self.flow.resume_reading()
+        if self._body_timer is None:
+            self._arm_body_timer()
+
+    def _refuse(self, error: ProxyError, reason: str) -> None:
+        """Answer `error` (unless another response is on the wire) and close. The app, if it
+        is running for this request, sees a disconnect: its in-flight slot is freed."""
+        self.guard.refused(reason, self.loop.time())
+        cycle = self.cycle
+        current = cycle is not None and not cycle.response_complete
+        if not current or not cycle.response_started:
+            self._wrapped.write(raw_response(error))
+        if current:
+            cycle.disconnected = True
+            cycle.message_event.set()
+        self._wrapped.close_now()
+
+    def _release(self) -> None:
+        if self._charged:
+            self.guard.release(self._charged)
+            self._charged = 0
+
+    def _cancel_timers(self) -> None:
+        for timer in (self._head_timer, self._body_timer):
+            if timer is not None:
+                timer.cancel()
+        self._head_timer = self._body_timer = None
