@@ -32,9 +32,10 @@ _LOG_EVERY = 10.0
 
 def body_cost(chunk: bytes) -> int:
     """The memory a chunk of a JSON body will hold once parsed, estimated in linear time
-    (orjson expands 9.6 MB of tiny messages to ~100 MB; counting raw bytes would miss it)."""
+    (orjson expands 9.6 MB of tiny messages to ~100 MB; counting raw bytes would miss it).
+    Raw bytes count twice: the request holds them as read and as parsed (or joined)."""
     tokens = chunk.count(b",") + chunk.count(b"{") + chunk.count(b"[") + chunk.count(b'"')
-    return len(chunk) + _PARSED_BYTES_PER_TOKEN * tokens
+    return 2 * len(chunk) + _PARSED_BYTES_PER_TOKEN * tokens
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +46,7 @@ class HttpLimits:
     body_timeout: float  # already capped by the request deadline
     max_connections: int
     max_buffered_bytes: int
+    max_body_bytes: int  # a longer declared body is the app's 413, not reserved here
 
     @classmethod
     def from_server(cls, server: ServerConfig) -> HttpLimits:
@@ -55,6 +57,7 @@ class HttpLimits:
             body_timeout=min(server.body_timeout, server.request_timeout),
             max_connections=_fit_descriptors(server.max_connections),
             max_buffered_bytes=server.max_buffered_bytes,
+            max_body_bytes=server.max_body_bytes,
         )
 
 

@@ -183,6 +183,8 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
         self._head_timer: asyncio.TimerHandle | None = None
         self._body_timer: asyncio.TimerHandle | None = None
         self._charged = 0  # body budget bytes held by this connection's request
+        self._prepaid = 0  # of which reserved from Content-Length, not yet arrived
+        self._declared: bytes | None = None  # this request's Content-Length
         self._head_error: ProxyError | None = None
         self._socket: asyncio.Transport = None  # type: ignore[assignment]
         self._wrapped: CoalescingTransport = None  # type: ignore[assignment]
@@ -265,6 +267,7 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
         # sending only blank lines between requests does not hold its connection open.
         self._unset_keepalive_if_required()
         self._head_started = True
+        self._declared = None
         super().on_message_begin()
 
     def on_header(self, name: bytes, value: bytes) -> None:
@@ -273,7 +276,9 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
             self._head_error = self._too_large()
             raise _HeadTooLarge
         name = name.lower()
-        if name == b"expect" and value.lower() == b"100-continue":
+        if name == b"content-length":
+            self._declared = value
+        elif name == b"expect" and value.lower() == b"100-continue":
             self.expect_100_continue = True
         headers.append((name, value))
 
@@ -283,6 +288,8 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
             self._head_timer.cancel()
             self._head_timer = None
         super().on_headers_complete()
+        if self._declared is not None:
+            self._reserve_declared(self._declared)
 
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
         cycle.__class__ = BoundedCycle  # same fields; only `send` differs
@@ -295,6 +302,10 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
         if self.parser.should_upgrade() and self._should_upgrade():
             return
         cost = body_cost(body)
+        if self._prepaid:  # the raw part was reserved from Content-Length
+            covered = min(self._prepaid, 2 * len(body))
+            self._prepaid -= covered
+            cost -= covered
         if not self.guard.charge(cost):
             self._over_budget(cost)
             return
@@ -343,16 +354,32 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
 
     def _body_expired(self) -> None:
         self._body_timer = None
-        if self.cycle.response_started:
-            self._wrapped.close_now()  # answered already (or lingering): stop waiting
+        if self.cycle.response_started or self._wrapped.is_closing():
+            self._wrapped.close_now()  # answered already (or draining): stop waiting
             return
         self._refuse(request_timeout("body", self.limits.body_timeout), "body_timeout")
+
+    def _reserve_declared(self, declared: bytes) -> None:
+        """Reserve a declared body's raw part (2 bytes a byte: the pieces read, then joined or
+        parsed) before it arrives, so that concurrent uploads are admitted in turn rather
+        than all refused halfway. A length over max_body_bytes is the app's 413."""
+        self._declared = None
+        if not declared.isdigit():
+            return  # the parser refuses it
+        size = int(declared)
+        if size == 0 or size > self.limits.max_body_bytes:
+            return
+        if self.guard.charge(2 * size):
+            self._charged += 2 * size
+            self._prepaid += 2 * size
+        else:
+            self._over_budget(2 * size)
 
     def _over_budget(self, cost: int) -> None:
         limit = self.limits.max_buffered_bytes
         alone = self._charged + cost > limit
         error = body_too_costly(limit) if alone else body_memory_exhausted()
-        self._refuse(error, "body_too_costly" if alone else "body_memory")
+        self._refuse(error, "body_too_costly" if alone else "body_memory", drain=True)
 
     def _linger(self) -> None:
         """The app answered and closed before its request's body ended: keep reading (and
@@ -361,23 +388,32 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
         if self._body_timer is None:
             self._arm_body_timer()
 
-    def _refuse(self, error: ProxyError, reason: str) -> None:
+    def _refuse(self, error: ProxyError, reason: str, drain: bool = False) -> None:
         """Answer `error` (unless another response is on the wire) and close. The app, if it
-        is running for this request, sees a disconnect: its in-flight slot is freed."""
+        is running for this request, sees a disconnect: its in-flight slot is freed. With
+        `drain`, a body the client is sending is read to its end first (bounded by the body
+        deadline), so that the client reads the answer rather than a reset."""
         self.guard.refused(reason, self.loop.time())
         cycle = self.cycle
         current = cycle is not None and not cycle.response_complete
         if not current or not cycle.response_started:
             self._wrapped.write(raw_response(error))
-        if current:
-            cycle.disconnected = True
-            cycle.message_event.set()
-        self._wrapped.close_now()
+        if not current:
+            self._wrapped.close_now()
+            return
+        cycle.disconnected = True
+        cycle.message_event.set()
+        self._release()  # the app lets go of what it read as it unwinds
+        if drain and cycle.more_body and not cycle.waiting_for_100_continue:
+            self._wrapped.linger_on_close()
+            self._wrapped.close()
+        else:
+            self._wrapped.close_now()
 
     def _release(self) -> None:
         if self._charged:
             self.guard.release(self._charged)
-            self._charged = 0
+            self._charged = self._prepaid = 0
 
     def _cancel_timers(self) -> None:
         for timer in (self._head_timer, self._body_timer):

@@ -23,7 +23,7 @@ class ServerConfig:
     body_timeout: float = 30.0  # complete headers to complete body (capped by request_timeout)
     max_connections: int = 1024  # per worker; beyond it 503 and close at accept
     # Request bodies held at once, per worker, counted with their parsed size (see http_limits).
-    max_buffered_bytes: int = 96 * 1024 * 1024
+    max_buffered_bytes: int = 64 * 1024 * 1024
 
 
 _SERVER_KEYS = {
