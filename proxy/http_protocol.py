@@ -394,6 +394,10 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
         `drain`, a body the client is sending is read to its end first (bounded by the body
         deadline), so that the client reads the answer rather than a reset."""
         self.guard.refused(reason, self.loop.time())
+        if self.pipeline:  # an earlier answer is still being written: do not cut into it
+            self._release()
+            self._wrapped.close_now()
+            return
         cycle = self.cycle
         current = cycle is not None and not cycle.response_complete
         if not current or not cycle.response_started:
