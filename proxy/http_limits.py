@@ -13,6 +13,7 @@ import logging
 import math
 import resource
 from dataclasses import dataclass
+from typing import Any
 
 from proxy import metrics
 from proxy.config import ServerConfig
@@ -83,6 +84,9 @@ class HttpGuard:
     def __init__(self, limits: HttpLimits) -> None:
         self.limits = limits
         self.buffered = 0  # estimated bytes of request bodies held now
+        # Connections with no request in progress (still sending a head, or idle between
+        # requests), oldest first: at the connection limit a newcomer evicts the oldest.
+        self.idle: dict[Any, None] = {}
         self._refusals = 0
         self._logged_at = -math.inf
 
@@ -95,6 +99,13 @@ class HttpGuard:
 
     def release(self, cost: int) -> None:
         self.buffered -= cost
+
+    def oldest_idle(self) -> Any | None:
+        """The connection idle longest, taken off the idle list; None if every one is busy."""
+        for connection in self.idle:
+            del self.idle[connection]
+            return connection
+        return None
 
     def refused(self, reason: str, now: float) -> None:
         """Count a connection or request refused by a bound; log the first one and then a

@@ -196,12 +196,14 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
         self._wrapped = CoalescingTransport(transport, self.loop, self._linger)
         wrapped: Any = self._wrapped
         super().connection_made(wrapped)
-        if len(self.connections) > self.limits.max_connections:
+        if len(self.connections) > self.limits.max_connections and not self._evict_one():
             self._refuse(too_many_connections(), "connection_limit")
             return
+        self.guard.idle[self] = None
         self._head_timer = self.loop.call_later(self.limits.header_timeout, self._head_expired)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.guard.idle.pop(self, None)
         self._cancel_timers()
         self._release()
         super().connection_lost(exc)
@@ -284,6 +286,7 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._in_head = self._head_started = False
+        self.guard.idle.pop(self, None)  # a request is in progress: not evictable
         if self._head_timer is not None:
             self._head_timer.cancel()
             self._head_timer = None
@@ -328,9 +331,23 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
 
     def on_response_complete(self) -> None:
         self._release()
+        if not self.pipeline and not self._wrapped.is_closing():
+            self.guard.idle[self] = None  # newest idle: evicted last
         super().on_response_complete()
 
     # --- bounds ------------------------------------------------------------------------
+
+    def _evict_one(self) -> bool:
+        """At the connection limit: close the connection idle longest (a slow or stalled head,
+        or a kept-alive connection between requests) to make room; False if none is idle.
+        A flood of connections that send nothing cannot then lock out a client (or a
+        health probe) that sends its request at once."""
+        victim = self.guard.oldest_idle()
+        if victim is None:
+            return False
+        self.guard.refused("connection_evicted", self.loop.time())
+        victim._wrapped.close_now()
+        return True
 
     def _too_large(self) -> ProxyError:
         return header_too_large(self.limits.max_header_bytes, self.limits.max_headers)

@@ -13,10 +13,12 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 
-from tests.resilience.harness import Gateway, chat_body, log_text, wait_for
+from tests.resilience.harness import Gateway, Metrics, chat_body, log_text, wait_for
 from tests.resilience.raw_http import (
+    RawResponse,
     chat_head,
     closed_by_peer,
     connect,
@@ -38,7 +40,8 @@ def sockets() -> Iterator[list[socket.socket]]:
 
 def _rejected(gw: Gateway, reason: str) -> float:
     """proxy_rejected_total{reason} (the registry is shared by every proxy in this process)."""
-    return gw.metrics().value("proxy_rejected_total", reason=reason)
+    text = httpx.get(f"{gw.url}/metrics", timeout=5, headers={"connection": "close"}).text
+    return Metrics(text).value("proxy_rejected_total", reason=reason)
 
 
 def _healthy(gw: Gateway) -> None:
@@ -135,8 +138,8 @@ def test_d6_idle_and_trickling_connections_closed_at_header_deadline(
 ) -> None:
     gw = gateway(MOCK, server={"header_timeout": 1})
     before = _rejected(gw, "header_timeout")
-    idle = [connect(gw.url) for _ in range(30)]
-    tricklers = [connect(gw.url) for _ in range(10)]
+    idle = [connect(gw.url) for _ in range(200)]
+    tricklers = [connect(gw.url) for _ in range(50)]
     sockets.extend(idle + tricklers)
     for sock in tricklers:
         sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
@@ -164,7 +167,7 @@ def test_d6_idle_and_trickling_connections_closed_at_header_deadline(
         stop.set()
         thread.join(5)
     _healthy(gw)
-    assert _rejected(gw, "header_timeout") - before == 40
+    assert _rejected(gw, "header_timeout") - before == 250
 
 
 def test_keep_alive_blank_lines_do_not_hold_a_connection(
@@ -188,36 +191,58 @@ def test_keep_alive_blank_lines_do_not_hold_a_connection(
     assert closed
 
 
-def test_connection_limit_refuses_with_503_log_and_metric(
-    gateway: Make, sockets: list[socket.socket], caplog: pytest.LogCaptureFixture
+def test_connection_limit_evicts_the_connection_idle_longest(
+    gateway: Make, sockets: list[socket.socket]
 ) -> None:
+    """A flood of connections that send nothing cannot lock out a client (or a health probe)
+    that sends its request at once."""
     gw = gateway(MOCK, server={"max_connections": 4})
     gw.client.close()  # its pooled keep-alive connection would count
-    held = [connect(gw.url) for _ in range(4)]
-    sockets.extend(held)
+    before = _rejected(gw, "connection_evicted")
+    idle = [connect(gw.url) for _ in range(4)]
+    sockets.extend(idle)
+    assert _status_on_new_connection(gw, sockets) == 200
+    assert closed_by_peer(idle[0], 5)  # the oldest made room
+    assert _rejected(gw, "connection_evicted") - before >= 1
+
+
+def test_connection_limit_refuses_with_503_log_and_metric_when_all_are_busy(
+    gateway: Make, sockets: list[socket.socket], caplog: pytest.LogCaptureFixture
+) -> None:
+    gw = gateway(MOCK, server={"max_connections": 4, "body_timeout": 60})
+    gw.client.close()
+    before = _rejected(gw, "connection_limit")
+    for _ in range(4):  # each with a request in progress: its body is being read
+        sock = connect(gw.url)
+        sockets.append(sock)
+        sock.sendall(chat_head(100, "Expect: 100-continue"))
+        interim = read_response(sock)
+        assert interim is not None and interim.status == 100
     with caplog.at_level(logging.WARNING, logger="proxy.http"):
-        extra = connect(gw.url)
-        sockets.append(extra)
-        extra.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
-        response = read_response(extra)
+        response = _response_on_new_connection(gw, sockets)
         assert response is not None and response.status == 503
         assert response.headers["retry-after"] == "1"
         assert b"too_many_connections" in response.body
         assert wait_for(lambda: "connection_limit" in log_text(caplog.records))
-    for sock in held:
+    for sock in sockets:
         sock.close()
     # The freed slots admit again (once the proxy has seen the closes).
     assert wait_for(lambda: _status_on_new_connection(gw, sockets) == 200, timeout=5)
+    assert _rejected(gw, "connection_limit") - before == 1
 
 
-def _status_on_new_connection(gw: Gateway, sockets: list[socket.socket]) -> int | None:
+def _response_on_new_connection(gw: Gateway, sockets: list[socket.socket]) -> RawResponse | None:
     sock = connect(gw.url)
     sockets.append(sock)
     try:
         sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
     except OSError:
         return None
-    response = read_response(sock)
+    return read_response(sock)
+
+
+def _status_on_new_connection(gw: Gateway, sockets: list[socket.socket]) -> int | None:
+    response = _response_on_new_connection(gw, sockets)
     return response.status if response else None
 
 
