@@ -27,16 +27,26 @@ STATE_KEY = "proxy.http_guard"
 # slot, a short string 50 plus its slot, a chat message dict ~300 bytes for ~11 such bytes.
 # Prose, a few such bytes per hundred, costs about its own size.
 _PARSED_BYTES_PER_TOKEN = 32
+_TOKENS = b',{["'
 # A refused connection is logged at most this often (an attack would otherwise flood the log).
 _LOG_EVERY = 10.0
 
 
 def body_cost(chunk: bytes) -> int:
-    """The memory a chunk of a JSON body will hold once parsed, estimated in linear time
+    """The memory a chunk of a JSON body will hold once parsed, estimated in one pass
     (orjson expands 9.6 MB of tiny messages to ~100 MB; counting raw bytes would miss it).
     Raw bytes count twice: the request holds them as read and as parsed (or joined)."""
-    tokens = chunk.count(b",") + chunk.count(b"{") + chunk.count(b"[") + chunk.count(b'"')
-    return 2 * len(chunk) + _PARSED_BYTES_PER_TOKEN * tokens
+    return 2 * len(chunk) + _parsed_extra(chunk)
+
+
+def _parsed_extra(chunk: bytes) -> int:
+    tokens = len(chunk) - len(chunk.translate(None, _TOKENS))
+    return _PARSED_BYTES_PER_TOKEN * tokens
+
+
+def _parsed_extra_bound(chunk: bytes) -> int:
+    """What _parsed_extra can be at most (every byte a token), without reading the chunk."""
+    return _PARSED_BYTES_PER_TOKEN * len(chunk)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,11 +94,25 @@ class HttpGuard:
     def __init__(self, limits: HttpLimits) -> None:
         self.limits = limits
         self.buffered = 0  # estimated bytes of request bodies held now
+        self._unread_ceiling = limits.max_buffered_bytes // 2
         # Connections with no request in progress (still sending a head, or idle between
         # requests), oldest first: at the connection limit a newcomer evicts the oldest.
         self.idle: dict[Any, None] = {}
         self._refusals = 0
         self._logged_at = -math.inf
+
+    def charge_body(self, chunk: bytes, raw_part: int) -> tuple[bool, int]:
+        """Charge a body chunk (`raw_part` of it not already reserved): (charged, cost).
+
+        Scanning costs ~2 ns a byte, as much as parsing: while the budget is less than half
+        used, a chunk is charged its upper bound unread; past that, what it will really hold.
+        The bound can thus waste at most half the budget, and only when it is not needed."""
+        cost = raw_part + _parsed_extra_bound(chunk)
+        if self.buffered + cost <= self._unread_ceiling:
+            self.buffered += cost
+            return True, cost
+        cost = raw_part + _parsed_extra(chunk)
+        return self.charge(cost), cost
 
     def charge(self, cost: int) -> bool:
         """Reserve `cost` bytes of the body budget; False (nothing reserved) if it is full."""

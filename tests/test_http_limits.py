@@ -48,6 +48,16 @@ def test_body_cost_adds_up_over_chunks() -> None:
     assert sum(body_cost(raw[i : i + 7]) for i in range(0, len(raw), 7)) == body_cost(raw)
 
 
+def test_unread_bound_while_the_budget_is_under_half_then_the_estimate() -> None:
+    guard = HttpGuard(_limits(max_buffered_bytes=100_000))
+    prose = b"x" * 1000
+    assert guard.charge_body(prose, 2000) == (True, 2000 + 32 * 1000)  # the bound, unread
+    assert guard.charge_body(prose, 2000) == (True, 2000)  # past half: what it holds
+    charged, cost = guard.charge_body(b"[]," * 30000, 0)
+    assert (charged, cost) == (False, 32 * 60000)  # refused at its estimate
+    assert guard.buffered == 2000 + 32 * 1000 + 2000
+
+
 def _limits(**changes: object) -> HttpLimits:
     return HttpLimits.from_server(ServerConfig(**changes))  # type: ignore[arg-type]
 
