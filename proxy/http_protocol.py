@@ -13,24 +13,21 @@ process runs out of descriptors. Here, per connection:
   sees a disconnect, so its in-flight slot is freed;
 - body bytes are charged to the process's body budget as they arrive, at their parsed size,
   and released when the response completes: beyond the budget, 503 + Retry-After and close;
-- beyond `max_connections` open connections a new one gets 503 and is closed.
+- beyond `max_connections` open connections a new one closes the connection idle longest
+  (no request in progress), or, if every one is busy, gets 503 and is closed.
 A response that starts before its request has fully arrived carries `Connection: close`
 (RFC 9110 §10.1.1): a client told to wait for `100 Continue` may send its next request in
 place of the body it was never asked for. If the client was already sending that body, the
 connection is closed only once the body has ended (or at the body deadline), so the client
 reads its answer instead of a reset.
 
-Coalescing. uvicorn writes the status line and headers the moment the app sends
-`http.response.start`, and the body separately: two syscalls and two TCP segments for
-every small answer. Here a write waits for the next one, or for the end of the current
-event-loop iteration, whichever comes first, and the two leave together. Nothing waits on
-a timer: a stream's event is held at most until the handler next awaits.
+Writes go through CoalescingTransport (http_transport.py): head and body in one write.
+Subclassing uvicorn's protocol ties us to its internals: pyproject pins uvicorn's minor.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from typing import Any
 
 import httptools
@@ -49,82 +46,9 @@ from proxy.errors import (
     too_many_connections,
 )
 from proxy.http_limits import STATE_KEY, HttpGuard, HttpLimits, raw_response
+from proxy.http_transport import CoalescingTransport
 
-
-class CoalescingTransport:
-    """Wraps the connection's transport; everything but writing and closing is passed
-    through. `close()` leaves the socket open when `linger()` says it drains the rest of a
-    request (the protocol then closes with `close_now()`)."""
-
-    __slots__ = ("_closed", "_flush_handle", "_held", "_linger", "_loop", "_transport")
-
-    def __init__(
-        self,
-        transport: asyncio.Transport,
-        loop: asyncio.AbstractEventLoop,
-        linger: Callable[[], bool] | None = None,
-    ) -> None:
-        self._transport = transport
-        self._loop = loop
-        self._held: bytes | None = None
-        self._flush_handle: asyncio.Handle | None = None
-        self._closed = False
-        self._linger = linger
-
-    def write(self, data: bytes | bytearray | memoryview) -> None:
-        held = self._held
-        if held is None:
-            self._held = bytes(data)
-            self._flush_handle = self._loop.call_soon(self.flush)
-            return
-        self._held = None
-        if self._flush_handle is not None:
-            self._flush_handle.cancel()
-            self._flush_handle = None
-        self._transport.write(held + data)
-
-    def writelines(self, lines: Any) -> None:
-        for data in lines:
-            self.write(data)
-
-    def flush(self) -> None:
-        held, self._held = self._held, None
-        self._flush_handle = None
-        if held is not None and not self._transport.is_closing():
-            self._transport.write(held)
-
-    def get_write_buffer_size(self) -> int:
-        held = len(self._held) if self._held is not None else 0
-        return self._transport.get_write_buffer_size() + held
-
-    def write_eof(self) -> None:
-        self.flush()
-        self._transport.write_eof()
-
-    def is_closing(self) -> bool:
-        return self._closed or self._transport.is_closing()
-
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        self.flush()
-        if self._linger is not None and self._linger():
-            return  # the protocol drains the request's body, then calls close_now()
-        self._transport.close()
-
-    def close_now(self) -> None:
-        self._closed = True
-        self.flush()
-        self._transport.close()
-
-    def abort(self) -> None:
-        self._closed = True
-        self._held = None
-        self._transport.abort()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._transport, name)
+__all__ = ["CoalescingHttpToolsProtocol", "CoalescingTransport"]
 
 
 class _HeadTooLarge(Exception):

@@ -43,7 +43,7 @@ def test_bodies_beyond_the_budget_get_503_until_it_frees(
     holder = connect(gw.url)
     sockets.append(holder)
     holder.sendall(chat_head(150_000) + b'{"model": "m", ')  # and then nothing more
-    assert wait_for(lambda: gw.chat(content=PROSE).status_code == 503, timeout=5)
+    assert wait_for(lambda: gw.chat(content=PROSE).status_code == 503, timeout=10)
     refused = gw.chat(content=PROSE)
     assert refused.status_code == 503
     assert refused.headers["retry-after"] == "1"
@@ -51,7 +51,7 @@ def test_bodies_beyond_the_budget_get_503_until_it_frees(
     assert gw.chat().status_code == 200  # a small body still fits beside it
     assert _rejected(gw, "body_memory") - before >= 2
     holder.close()  # its reservation is released with its connection
-    assert wait_for(lambda: gw.chat(content=PROSE).status_code == 200, timeout=5)
+    assert wait_for(lambda: gw.chat(content=PROSE).status_code == 200, timeout=10)
 
 
 def test_a_body_that_alone_exceeds_the_budget_is_413_and_drained(
@@ -80,7 +80,7 @@ def test_a_chunked_body_is_charged_as_it_arrives(gw: Gateway, sockets: list[sock
     piece = b" " * 65536
     for _ in range(2):  # 128 KiB of whitespace held (x2), no Content-Length to reserve from
         sock.sendall(b"%x\r\n%b\r\n" % (len(piece), piece))
-    assert wait_for(lambda: gw.chat(content=PROSE).status_code == 503, timeout=5)
+    assert wait_for(lambda: gw.chat(content=PROSE).status_code == 503, timeout=10)
     for _ in range(4):  # it grows past the budget: refused, with a reason, while sending
         try:
             sock.sendall(b"%x\r\n%b\r\n" % (len(piece), piece))
@@ -88,7 +88,7 @@ def test_a_chunked_body_is_charged_as_it_arrives(gw: Gateway, sockets: list[sock
             break
     response = read_response(sock)
     assert response is not None and response.status in (503, 413)
-    assert wait_for(lambda: gw.chat(content=PROSE).status_code == 200, timeout=5)
+    assert wait_for(lambda: gw.chat(content=PROSE).status_code == 200, timeout=10)
     assert gw.chat(content="after").status_code == 200
 
 

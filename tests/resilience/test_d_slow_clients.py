@@ -228,7 +228,7 @@ def test_connection_limit_refuses_with_503_log_and_metric_when_all_are_busy(
         sock.close()
     # The freed slots admit again (once the proxy has seen the closes).
     assert wait_for(lambda: _status_on_new_connection(gw, sockets) == 200, timeout=5)
-    assert _rejected(gw, "connection_limit") - before == 1
+    assert _rejected(gw, "connection_limit") - before >= 1  # (and any retry above)
 
 
 def _response_on_new_connection(gw: Gateway, sockets: list[socket.socket]) -> RawResponse | None:
