@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -22,6 +23,7 @@ from proxy.config import Config
 from proxy.edge import CHAT_PATH, Edge, RawSurface
 from proxy.embeddings import EmbeddingsEndpoint
 from proxy.errors import ProxyError
+from proxy.http_limits import STATE_KEY, HttpGuard, HttpLimits
 from proxy.lifecycle import Lifecycle, signal_handlers
 from proxy.logs import flush_logs
 from proxy.state import Gateway
@@ -37,13 +39,16 @@ def build_app(
     """`load` re-reads the config for reloads; without it reloads are refused."""
     lifecycle = Lifecycle(config.server.max_in_flight, config.server.drain_timeout)
     gateway = Gateway(config, transport_factory, lifecycle, load)
+    guard = HttpGuard(HttpLimits.from_server(config.server))
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         gateway.start()
         try:
             with signal_handlers(lifecycle, gateway.reload):
-                yield
+                # The lifespan state reaches the HTTP protocol (http_protocol.py) as its
+                # app_state: the connection bounds of this app, read once per connection.
+                yield {STATE_KEY: guard}
         finally:
             await gateway.aclose()
             flush_logs()

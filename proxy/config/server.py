@@ -22,6 +22,14 @@ class ServerConfig:
     max_precommit_bytes: int = 256 * 1024
     # Most public models one request may list in `models` (per-request routing).
     max_request_models: int = 8
+    # Connection bounds, enforced in http_protocol.py before the app sees a request.
+    max_header_bytes: int = 64 * 1024  # request line + headers; beyond it 431 and close
+    max_headers: int = 100  # header fields per request; beyond it 431 and close
+    header_timeout: float = 10.0  # accept (or a request's first byte) to complete headers
+    body_timeout: float = 30.0  # complete headers to complete body (capped by request_timeout)
+    max_connections: int = 1024  # per worker; beyond it 503 and close at accept
+    # Request bodies held at once, per worker, counted with their parsed size (see http_limits).
+    max_buffered_bytes: int = 64 * 1024 * 1024
 
 
 _SERVER_KEYS = {
@@ -34,6 +42,12 @@ _SERVER_KEYS = {
     "client_idle_timeout",
     "max_precommit_bytes",
     "max_request_models",
+    "max_header_bytes",
+    "max_headers",
+    "header_timeout",
+    "body_timeout",
+    "max_connections",
+    "max_buffered_bytes",
 }
 
 
@@ -71,7 +85,26 @@ def parse_server(raw: Any) -> ServerConfig:
                 data, "max_request_models", "server", default.max_request_models, 1, integer=True
             )
         ),
+        **_connection_bounds(data, default),
     )
+
+
+def _connection_bounds(data: Any, default: ServerConfig) -> dict[str, Any]:
+    def count(key: str, minimum: int) -> int:
+        return int(number(data, key, "server", getattr(default, key), minimum, integer=True))
+
+    def seconds(key: str) -> float:
+        return number(data, key, "server", getattr(default, key), 0.001)
+
+    return {
+        # Below 1 KiB not even an SDK's ordinary request line and headers fit.
+        "max_header_bytes": count("max_header_bytes", 1024),
+        "max_headers": count("max_headers", 8),
+        "header_timeout": seconds("header_timeout"),
+        "body_timeout": seconds("body_timeout"),
+        "max_connections": count("max_connections", 1),
+        "max_buffered_bytes": count("max_buffered_bytes", 1024),
+    }
 
 
 # --- small typed readers ----------------------------------------------------------------------
