@@ -142,3 +142,43 @@ def test_route_and_models_in_a_stream(
         assert response.headers["x-proxy-upstream-model"] == "two-small"
         assert "[DONE]" in response.read().decode()
     assert (one.hits, two.hits) == (0, 1)
+
+
+TEAM_KEY = "sk-team-routing-0123456789"
+
+
+@pytest.mark.parametrize(
+    ("models", "status"),
+    [
+        (["smart"], 200),  # its own model: allowed
+        (["smart", "fast"], 404),  # the second listed model is not the key's
+        (["fast", "smart"], 404),  # nor as the first
+    ],
+)
+def test_a_named_key_may_list_only_its_own_models(
+    start_proxy: Callable[..., str],
+    scripted: Callable[..., ScriptedUpstream],
+    models: list[str],
+    status: int,
+) -> None:
+    one, two = scripted(OPENAI, Script(status=503)), scripted(OPENAI)
+    config = two_models(one.url, two.url) + (
+        "auth:\n  keys:\n    - {name: team, key: '${TEAM_KEY}', models: [smart]}\n"
+    )
+    url = start_proxy(config, {"TEAM_KEY": TEAM_KEY})
+    reply = httpx.post(
+        f"{url}/v1/chat/completions",
+        json={"messages": [{"role": "user", "content": "hi"}], "models": models},
+        headers={"authorization": f"Bearer {TEAM_KEY}"},
+    )
+    if status == 404:
+        assert reply.status_code == 404, reply.text
+        error = reply.json()["error"]
+        assert error["code"] == "model_not_found"
+        assert error["message"] == (
+            "The model 'fast' does not exist or you do not have access to it."
+        )
+        assert one.requests == [] and two.requests == []  # refused before any upstream call
+    else:
+        assert reply.status_code == 502, reply.text  # `smart` only: its one deployment fails
+        assert len(one.requests) == 1 and two.requests == []
