@@ -6,6 +6,7 @@ then the rest live; the leader's client leaving keeps the upstream going for fol
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -180,7 +181,7 @@ def big_stream(pieces: int, size: int) -> list[bytes]:
 async def test_a_follower_that_does_not_read_does_not_stall_the_leader(
     fake: ScriptedUpstream, start_proxy: Callable[..., str]
 ) -> None:
-    pieces, size = 64, 64 * 1024  # 4 MiB: more than socket buffers hold
+    pieces, size = 128, 128 * 1024  # 16 MiB: far more than the sockets between us hold
     proxy = start_proxy(yaml_for(fake.url, cache="  max_entry_bytes: 1048576"))
     resume = threading.Event()
     fake.script = Script(events=big_stream(pieces, size), hold={1: resume})
@@ -191,17 +192,49 @@ async def test_a_follower_that_does_not_read_does_not_stall_the_leader(
     ):
         leader = Events(lead)
         assert await leader.next()
-        async with raw.stream("POST", url, json=BODY, headers=HEAD) as slow:
-            assert slow.headers["x-proxy-cache"] == "coalesced"
+        reader, writer = await stalled_follower(proxy)
+        try:
+            await followers_waiting(proxy, 1)
             resume.set()
             # The follower reads nothing until the leader has its whole answer.
             rest = await leader.until_done()
             assert rest[-1] == "[DONE]" and len(content(rest)) == pieces * size
-            tail = await Events(slow).until_done()
-    # Either the buffers held it all, or it fell behind and was told so in band.
-    last = tail[-1]
-    assert last == "[DONE]" or last["error"]["code"] == "coalesced_stream_lagged"
+            tail = await read_to_end(reader)
+        finally:
+            writer.close()
+    # It fell behind a record bounded by max_entry_bytes, and was told so in band.
+    last = tail[tail.rindex(b"data: ") + 6 :].split(b"\n\n")[0]
+    assert orjson.loads(last)["error"]["code"] == "coalesced_stream_lagged"
     assert fake.hits == 1
+
+
+async def stalled_follower(proxy: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A stream follower on a socket with a tiny receive buffer that it does not read."""
+    host, port = proxy.removeprefix("http://").split(":")
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # set before connect: fixed
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, (host, int(port)))
+    reader, writer = await asyncio.open_connection(sock=sock, limit=4096)
+    body = orjson.dumps(BODY)
+    writer.write(
+        b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+        + f"authorization: Bearer {CLIENT_KEY}\r\ncontent-length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+    await writer.drain()
+    return reader, writer
+
+
+async def read_to_end(reader: asyncio.StreamReader) -> bytes:
+    """The raw response, up to the chunked body's end (bounded by a deadline)."""
+    got = bytearray()
+    async with asyncio.timeout(30):
+        while not got.endswith(b"0\r\n\r\n"):
+            part = await reader.read(65536)
+            assert part, "the follower's connection closed before its body ended"
+            got += part
+    return bytes(got)
 
 
 async def test_non_stream_follower_of_a_stream_leader_gets_the_whole_answer(
