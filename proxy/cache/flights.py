@@ -19,6 +19,7 @@ follower leaves a detached flight, `cancel_leader` stops that call.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Callable
 
 from proxy.cache.entry import Entry
@@ -30,7 +31,7 @@ MAX_ROUNDS = 3  # leaders a follower waits for before it calls upstream on its o
 class Flight:
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self.parts: list[bytes] = []  # the leader's 200 body parts, from index `base` on
+        self.parts: deque[bytes] = deque()  # the leader's 200 body parts, from `base` on
         self.base = 0  # parts dropped from the front after the record overflowed
         self.size = 0  # bytes held in `parts`
         self.streaming = False  # the leader committed a 200 stream: followers may relay it
@@ -55,12 +56,18 @@ class Flight:
         """One body part the leader is about to send; O(1) unless the record overflows."""
         if not part:
             return
+        if not self.admitting and self.followers == 0:
+            # Overflowed and nobody can ever read it: stop holding it.
+            self.base += len(self.parts) + 1
+            self.parts.clear()
+            self.size = 0
+            return
         self.parts.append(part)
         self.size += len(part)
         if self.size > self.limit:
             self.admitting = False  # a late joiner could not get the whole answer
             while self.size > self.limit and len(self.parts) > 1:
-                self.size -= len(self.parts.pop(0))
+                self.size -= len(self.parts.popleft())
                 self.base += 1
         self._notify()
 

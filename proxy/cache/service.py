@@ -183,7 +183,7 @@ class CachePlan:
         self.cache.count(self.req.model, "coalesced")
         reframe = relay.Reframe(ctx.response_id, ctx.created, self.req.include_usage)
         start = {"type": "http.response.start", "status": 200, "headers": _LIVE_HEAD}
-        trace.first_byte = time.perf_counter()
+        trace.mark_first_byte()
         await relay.relay(flight, reframe, send, start)
         stop_watch()  # the last byte: a disconnect now is normal
         await send({"type": "http.response.body", "body": b""})

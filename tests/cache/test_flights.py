@@ -16,7 +16,7 @@ async def test_record_is_bounded_and_stops_admitting_past_its_limit() -> None:
     assert flights.join("k") is flight and flight.base == 0
     flight.record(b"abc")
     assert flights.join("k") is None  # a late joiner could not get the whole answer
-    assert flight.size <= 10 and flight.base == 1 and flight.parts == [b"67890", b"abc"]
+    assert flight.size <= 10 and flight.base == 1 and list(flight.parts) == [b"67890", b"abc"]
 
 
 async def test_followers_are_woken_by_each_record_and_the_end() -> None:
@@ -56,3 +56,10 @@ async def test_close_ends_the_flight_and_frees_the_key_for_a_new_leader() -> Non
     assert old.ended and flights.join("k") is new
     flights.close("k", new, None, None)
     assert len(flights) == 0
+
+
+async def test_an_overflowed_record_nobody_follows_is_not_held() -> None:
+    flight = Flights().open("k", limit=4)
+    flight.record(b"12345")
+    flight.record(b"678")
+    assert not flight.parts and flight.size == 0 and flight.base == 2
