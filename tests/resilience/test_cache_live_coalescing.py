@@ -19,6 +19,7 @@ from tests.conftest import CLIENT_KEY
 from tests.e2e.test_cache_e2e import ADMIN_KEY, MESSAGES, yaml_for
 from tests.fakes.formats import OPENAI, _openai_chunk, words
 from tests.fakes.scripted import Script, ScriptedUpstream
+from tests.metrics_scrape import delta, scrape
 from tests.resilience.test_cache_coalescing import (
     _true,
     ask,
@@ -29,6 +30,7 @@ from tests.resilience.test_cache_coalescing import (
 
 N = 50
 STREAMED = "".join(words(6))  # the scripted transcript's content: events 1..6 carry a word
+ADMIN = {"authorization": f"Bearer {ADMIN_KEY}"}
 BODY = {"model": "demo", "messages": MESSAGES, "stream": True}
 HEAD = {"authorization": f"Bearer {CLIENT_KEY}"}
 
@@ -127,6 +129,7 @@ async def test_leader_leaving_keeps_the_upstream_for_followers(
     resume = threading.Event()
     fake.script = Script(hold={3: resume})
     client = sdk(proxy)
+    before = scrape(proxy, ADMIN)
     async with httpx.AsyncClient(timeout=30) as raw:
         url = f"{proxy}/v1/chat/completions"
         async with raw.stream("POST", url, json=BODY, headers=HEAD) as lead:
@@ -140,6 +143,10 @@ async def test_leader_leaving_keeps_the_upstream_for_followers(
         answers = await asyncio.gather(*others)
     assert answers == [STREAMED] * (N - 1)
     assert fake.hits == 1 and fake.requests[0].outcome == "completed"
+    # The leader's account: its client left; the provider answered well (not charged).
+    after = scrape(proxy, ADMIN)
+    assert delta(before, after, "proxy_client_disconnects_total", model="demo") == 1
+    assert delta(before, after, "proxy_upstream_attempts_total", provider="up", outcome="ok") == 1
 
 
 async def detached_leaders(proxy: str, count: int) -> None:
