@@ -108,18 +108,17 @@ def _datas(part: bytes) -> list[bytes]:
     return datas
 
 
-async def relay(flight: Flight, reframe: Reframe, send: Send, start: Message) -> bool:
-    """Send the response `start`, then the flight's stream re-encoded, to this follower.
-    False if it fell behind before it sent anything: then it makes its own call."""
-    if flight.base > 0:
-        return False
+async def relay(flight: Flight, reframe: Reframe, send: Send, start: Message) -> str:
+    """Send the response `start`, then the flight's stream re-encoded, to this follower
+    (which has all the parts from the first: flight.base is 0). Returns how it ended, for
+    the follower's account: ok, or the code of the error event that ended it."""
     await send(start)
     cursor = 0
     while True:
         index = cursor - flight.base
         if index < 0:
             await _body(send, encode_error_event(LAGGED.to_openai_body()))
-            return True
+            return "coalesced_stream_lagged"
         if index < len(flight.parts):
             cursor += 1
             out = reframe.feed(flight.parts[index])
@@ -128,7 +127,7 @@ async def relay(flight: Flight, reframe: Reframe, send: Send, start: Message) ->
             continue
         if flight.ended:
             await _body(send, reframe.closing(flight))
-            return True
+            return "ok" if reframe.done and not reframe.failed else "coalesced_stream_cut"
         await flight.changed()
 
 

@@ -110,6 +110,7 @@ class CachePlan:
     read: bool
     store: bool
     ttl: int
+    started: bool = False  # this request's answer began (its response head was sent)
 
     async def serve(
         self,
@@ -149,7 +150,7 @@ class CachePlan:
                     if await self._from(flight, send, stop_watch, trace, ctx):
                         return True
             except TimeoutError:
-                if trace.first_byte is None:
+                if not self.started:
                     return False
                 trace.outcome = "timeout"  # mid-stream: unfinished, uvicorn closes it
                 return True
@@ -183,8 +184,11 @@ class CachePlan:
         self.cache.count(self.req.model, "coalesced")
         reframe = relay.Reframe(ctx.response_id, ctx.created, self.req.include_usage)
         start = {"type": "http.response.start", "status": 200, "headers": _LIVE_HEAD}
+        self.started = True
         trace.mark_first_byte()
-        await relay.relay(flight, reframe, send, start)
+        ended = await relay.relay(flight, reframe, send, start)
+        if ended != "ok":
+            trace.outcome = ended
         stop_watch()  # the last byte: a disconnect now is normal
         await send({"type": "http.response.body", "body": b""})
         return True
@@ -228,6 +232,7 @@ class CachePlan:
         self.cache.count(self.req.model, result, found.cost_usd)
         age = max(0, int(time.time() - found.stored_at))
         marks = [(b"x-proxy-cache", result.encode()), (b"age", str(age).encode())]
+        self.started = True
         if self.req.stream:
             body = replay.stream_body(found, ctx.response_id, ctx.created, self.req.include_usage)
             head = [*_SSE_HEAD, *marks]
