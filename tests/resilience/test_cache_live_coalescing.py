@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
+import openai
 import orjson
 import pytest
 
@@ -21,6 +22,7 @@ from tests.fakes.formats import OPENAI, _openai_chunk, words
 from tests.fakes.scripted import Script, ScriptedUpstream
 from tests.metrics_scrape import delta, scrape
 from tests.resilience.test_cache_coalescing import (
+    WHOLE,
     _true,
     ask,
     followers_waiting,
@@ -292,3 +294,61 @@ async def test_stream_follower_gets_usage_only_if_it_asked(
     else:
         assert usage == []
     assert fake.hits == 1
+
+
+async def test_leader_failing_after_its_commit_ends_its_live_followers_in_band(
+    proxy: str, fake: ScriptedUpstream
+) -> None:
+    """A follower already relaying shares the leader's failure (it cannot switch answers
+    midway); the failed flight answers no one after it."""
+    resume = threading.Event()
+    calls: list[int] = []
+
+    def choose(_: object) -> Script:
+        calls.append(1)
+        return Script(hold={3: resume}, reset_after=4) if len(calls) == 1 else Script()
+
+    fake.choose = choose
+    url = f"{proxy}/v1/chat/completions"
+    async with (
+        httpx.AsyncClient(timeout=30) as raw,
+        raw.stream("POST", url, json=BODY, headers=HEAD) as lead,
+    ):
+        leader = Events(lead)
+        assert await leader.next()
+        async with raw.stream("POST", url, json=BODY, headers=HEAD) as live:
+            follower = Events(live)
+            assert await follower.next()
+            resume.set()
+            cut = await follower.until_done()
+            leader_cut = await leader.until_done()
+    assert "error" in leader_cut[-1] and "error" in cut[-1]
+    assert cut[-1]["error"]["code"] == leader_cut[-1]["error"]["code"]
+    # The next identical request is not answered from the failed flight.
+    assert await ask(sdk(proxy), stream=True) == STREAMED
+    assert fake.hits == 2
+
+
+async def test_leader_failing_before_its_first_byte_leaves_followers_to_call_on_their_own(
+    proxy: str, fake: ScriptedUpstream
+) -> None:
+    release = threading.Event()
+    calls: list[int] = []
+
+    def choose(_: object) -> Script:
+        calls.append(1)
+        return Script(status=400, hold_headers=release) if len(calls) == 1 else Script()
+
+    fake.choose = choose
+    client = sdk(proxy)
+    leader = asyncio.create_task(ask(client, stream=True))
+    await wait_for(lambda: _true(fake.hits == 1))
+    followers = [asyncio.create_task(ask(client, stream=i % 2 == 0)) for i in range(4)]
+    await followers_waiting(proxy, 4)
+    release.set()
+    with pytest.raises(openai.BadRequestError):
+        await leader
+    answers = await asyncio.gather(*followers)
+    # The first follower back leads (stream or not); every answer is that one answer.
+    assert len(set(answers)) == 1 and answers[0] in (STREAMED, WHOLE)
+    assert fake.hits == 2  # the failed leader's, then one follower's on behalf of all
