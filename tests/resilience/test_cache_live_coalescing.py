@@ -352,3 +352,24 @@ async def test_leader_failing_before_its_first_byte_leaves_followers_to_call_on_
     # The first follower back leads (stream or not); every answer is that one answer.
     assert len(set(answers)) == 1 and answers[0] in (STREAMED, WHOLE)
     assert fake.hits == 2  # the failed leader's, then one follower's on behalf of all
+
+
+async def test_non_stream_leader_leaving_keeps_the_upstream_for_followers(
+    proxy: str, fake: ScriptedUpstream
+) -> None:
+    release = threading.Event()
+    fake.script = Script(hold_headers=release)
+    client = sdk(proxy)
+    async with httpx.AsyncClient(timeout=30) as raw:
+        body = {"model": "demo", "messages": MESSAGES}
+        url = f"{proxy}/v1/chat/completions"
+        leader = asyncio.create_task(raw.post(url, json=body, headers=HEAD))
+        await wait_for(lambda: _true(fake.hits == 1))
+        followers = [asyncio.create_task(ask(client, stream=i % 2 == 0)) for i in range(4)]
+        await followers_waiting(proxy, 4)
+        leader.cancel()  # the leader's client goes away: its connection closes
+        await detached_leaders(proxy, 1)
+        release.set()
+        answers = await asyncio.gather(*followers)
+    assert answers == [WHOLE] * 4
+    assert fake.hits == 1 and fake.requests[0].outcome == "completed"
