@@ -49,7 +49,8 @@ class Reframe:
     def __init__(self, response_id: str, created: int, include_usage: bool) -> None:
         self._fresh = {"id": response_id, "created": created}
         self._include_usage = include_usage
-        self.done = False  # the leader's [DONE] went by (held back until `closing`)
+        self.done = False  # the leader's [DONE] went by
+        self.closed = False  # this follower's [DONE] is out: nothing may follow it
         self.failed = False  # an error event went by: nothing may follow it
         self._usage_sent = False
         self._model: Any = None
@@ -59,6 +60,9 @@ class Reframe:
         for data in _datas(part):
             if data == b"[DONE]":
                 self.done = True
+                if not self._include_usage or self._usage_sent:
+                    self.closed = True  # else held back: the usage chunk goes first
+                    out.append(DONE)
                 continue
             try:
                 chunk = orjson.loads(data)
@@ -76,10 +80,12 @@ class Reframe:
 
     def closing(self, flight: Flight) -> bytes:
         """What ends this follower's stream once the leader's has ended."""
-        if self.failed:
+        if self.failed or self.closed:
             return b""
         if not self.done:
+            self.failed = True
             return encode_error_event(CUT.to_openai_body())
+        self.closed = True
         if self._include_usage and not self._usage_sent and flight.usage is not None:
             usage = entries.usage_body(flight.usage)
             chunk = {**self._fresh, "object": "chat.completion.chunk", "model": self._model}
@@ -114,7 +120,7 @@ async def relay(flight: Flight, reframe: Reframe, send: Send, start: Message) ->
     the follower's account: ok, or the code of the error event that ended it."""
     await send(start)
     cursor = 0
-    while True:
+    while not (reframe.closed or reframe.failed):
         index = cursor - flight.base
         if index < 0:
             await _body(send, encode_error_event(LAGGED.to_openai_body()))
@@ -124,11 +130,11 @@ async def relay(flight: Flight, reframe: Reframe, send: Send, start: Message) ->
             out = reframe.feed(flight.parts[index])
             if out:
                 await _body(send, out)
-            continue
-        if flight.ended:
+        elif flight.ended:
             await _body(send, reframe.closing(flight))
-            return "ok" if reframe.done and not reframe.failed else "coalesced_stream_cut"
-        await flight.changed()
+        else:
+            await flight.changed()
+    return "ok" if reframe.closed else "coalesced_stream_cut"
 
 
 async def _body(send: Send, body: bytes) -> None:
