@@ -134,8 +134,10 @@ class ChatEndpoint:
                     async def answer(out: Send) -> None:
                         await self._answer(req, ctx, request_id, trace, out, watch.stop)
 
-                    await plan.serve(send, watch.stop, trace, ctx, answer)
-            trace.finish(200)  # a no-op for a stream: its pump wrote its account
+                    await plan.serve(send, watch, trace, ctx, answer)
+            # A no-op for a stream: its pump wrote its account. 499: a coalescing leader whose
+            # client left while its call went on for its followers (proxy/cache/flights.py).
+            trace.finish(499 if trace.client_disconnected else 200)
         finally:  # every exit: answered, failed, cancelled, disconnected
             if reservation is not None:
                 await settle(reservation, trace)
@@ -183,12 +185,14 @@ class DisconnectWatch:
     bill) stops too; the cancellation surfaces as ClientDisconnected, also when the block
     ended without seeing it. Starts only after WATCH_AFTER, and must not start before the
     request body has been read. The answer's sends happen inside the block, so no
-    cancellation of the watch's can land after it."""
+    cancellation of the watch's can land after it. A coalescing leader sets `on_disconnect`:
+    while it returns True the call goes on for the followers (and `fire` stops it later)."""
 
     def __init__(self, receive: Receive, loop: asyncio.AbstractEventLoop) -> None:
         self._receive = receive
         self._fired = False
         self._watcher: asyncio.Task[None] | None = None
+        self.on_disconnect: Callable[[], bool] | None = None
         task = asyncio.current_task(loop)
         assert task is not None
         self._task = task
@@ -220,6 +224,11 @@ class DisconnectWatch:
         while True:
             message = await self._receive()
             if message["type"] == "http.disconnect":
-                self._fired = True
-                self._task.cancel()
+                if self.on_disconnect is None or not self.on_disconnect():
+                    self.fire()
                 return
+
+    def fire(self) -> None:
+        """The client is gone and nothing is left to do for it: cancel the request."""
+        self._fired = True
+        self._task.cancel()

@@ -3,25 +3,27 @@
 A plan decides once what the request may do (read, join a flight, store, for how long)
 from cache.*, `Cache-Control` (no-cache: do not read, may store; no-store: neither) and
 `x-proxy-cache-ttl` (capped by cache.max_ttl). `serve` then answers: a stored entry
-(hit), a flight's entry (coalesced), or the normal upstream answer (miss, or bypass)
-through a Capture that records it for the store. Hits and coalesced answers carry
+(hit), a flight's answer (coalesced: a stream follower of a streaming leader gets it
+live, see relay.py; any other follower gets the leader's entry), or the normal upstream
+answer (miss, or bypass) through a Capture that records it for the store and the flight. Hits and coalesced answers carry
 trace.cache so that limits and budgets do not charge them and the account says so.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from starlette.types import Send
 
 from proxy.cache import entry as entries
-from proxy.cache import metrics, replay
+from proxy.cache import metrics, relay, replay
 from proxy.cache.capture import Capture
 from proxy.cache.entry import Entry
-from proxy.cache.flights import MAX_ROUNDS, Flights
+from proxy.cache.flights import MAX_ROUNDS, Flight, Flights
 from proxy.cache.keys import cache_key
 from proxy.cache.metrics import CacheResult
 from proxy.cache.store import ByteStore
@@ -39,6 +41,17 @@ _SSE_HEAD = [
     *((k.encode(), v.encode()) for k, v in SSE_HEADERS.items()),
 ]
 _JSON_HEAD = [(b"content-type", b"application/json")]
+_LIVE_HEAD = [*_SSE_HEAD, (b"x-proxy-cache", b"coalesced"), (b"age", b"0")]
+
+
+class ClientWatch(Protocol):
+    """The request's disconnect watch (chat.DisconnectWatch), as a leader uses it."""
+
+    on_disconnect: Callable[[], bool] | None  # True: the disconnect is handled, go on
+
+    def stop(self) -> None: ...
+
+    def fire(self) -> None: ...
 
 
 class ResponseCache:
@@ -80,6 +93,7 @@ class ResponseCache:
             "evictions": getattr(self.store, "evictions", 0),
             "in_flight": len(self.flights),
             "waiting": self.flights.waiting,
+            "detached_leaders": self.flights.detached,
             "errors": getattr(self.store, "errors", 0),
         }
 
@@ -96,11 +110,12 @@ class CachePlan:
     read: bool
     store: bool
     ttl: int
+    started: bool = False  # this request's answer began (its response head was sent)
 
     async def serve(
         self,
         send: Send,
-        stop_watch: Callable[[], None],
+        watch: ClientWatch,
         trace: RequestTrace,
         ctx: CallContext,
         answer: AnswerFn,
@@ -110,41 +125,97 @@ class CachePlan:
             raw = await cache.store.get(model, self.key)
             found = entries.decode(raw) if raw is not None else None
             if found is not None:
-                return await self._replay(found, "hit", send, stop_watch, trace, ctx)
-            if cache.config.coalesce:
-                joined = await self._follow()
-                if joined is not None:
-                    return await self._replay(joined, "coalesced", send, stop_watch, trace, ctx)
+                return await self._replay(found, "hit", send, watch.stop, trace, ctx)
+            if cache.config.coalesce and await self._follow(send, watch.stop, trace, ctx):
+                return
         result: CacheResult = "miss" if self.read else "bypass"
         trace.cache = result
         cache.count(model, result)
-        await self._lead(send, trace, answer)
+        await self._lead(send, watch, trace, answer)
 
-    async def _follow(self) -> Entry | None:
-        """A leader's entry, if an identical request is in flight and ends well."""
+    async def _follow(
+        self, send: Send, stop_watch: Callable[[], None], trace: RequestTrace, ctx: CallContext
+    ) -> bool:
+        """Answer from a leader's flight, if an identical request is in flight and its
+        answer can serve this one; False: this request must make its own call."""
         flights = self.cache.flights
         for _ in range(MAX_ROUNDS):
             flight = flights.join(self.key)
             if flight is None:
-                return None
-            found = await flights.wait(flight, self.cache.wait_limit)
-            if found is not None:
-                return found
-        return None
+                return False
+            flight.followers += 1
+            flights.waiting += 1
+            try:
+                async with asyncio.timeout(self.cache.wait_limit):
+                    if await self._from(flight, send, stop_watch, trace, ctx):
+                        return True
+            except TimeoutError:
+                if not self.started:
+                    return False
+                trace.outcome = "timeout"  # mid-stream: unfinished, uvicorn closes it
+                return True
+            finally:
+                flights.waiting -= 1
+                flight.leave()
+        return False
 
-    async def _lead(self, send: Send, trace: RequestTrace, answer: AnswerFn) -> None:
+    async def _from(
+        self,
+        flight: Flight,
+        send: Send,
+        stop_watch: Callable[[], None],
+        trace: RequestTrace,
+        ctx: CallContext,
+    ) -> bool:
+        """A stream follower of a streaming leader relays it live; any other waits for the
+        leader's entry. False if there is none (the leader failed before this follower
+        sent anything, or the answer is not storable): try the next round."""
+        live = self.req.stream
+        while not (flight.ended or (live and flight.streaming)):
+            await flight.changed()
+        if flight.ended:
+            if flight.entry is None:
+                return False
+            await self._replay(flight.entry, "coalesced", send, stop_watch, trace, ctx)
+            return True
+        if flight.base > 0:
+            return False  # the parts this follower needs are gone: it calls on its own
+        trace.cache = "coalesced"
+        self.cache.count(self.req.model, "coalesced")
+        reframe = relay.Reframe(ctx.response_id, ctx.created, self.req.include_usage)
+        start = {"type": "http.response.start", "status": 200, "headers": _LIVE_HEAD}
+        self.started = True
+        trace.mark_first_byte()
+        ended = await relay.relay(flight, reframe, send, start)
+        if ended != "ok":
+            trace.outcome = ended
+        stop_watch()  # the last byte: a disconnect now is normal
+        await send({"type": "http.response.body", "body": b""})
+        return True
+
+    async def _lead(
+        self, send: Send, watch: ClientWatch, trace: RequestTrace, answer: AnswerFn
+    ) -> None:
+        """The normal answer; with coalescing, this request leads a flight that its
+        followers share, and its client leaving does not end the call while they remain."""
         cache = self.cache
         lead = self.read and cache.config.coalesce and cache.flights.join(self.key) is None
-        flight = cache.flights.open(self.key) if lead else None
-        limit = cache.config.max_entry_bytes if self.store or flight else 0
-        capture = Capture(send, (trace.cache or "miss").encode(), limit)
+        limit = cache.config.max_entry_bytes
+        flight = cache.flights.open(self.key, limit) if lead else None
+        record = limit if self.store or flight else 0
+        result = (trace.cache or "miss").encode()
+        capture = Capture(send, result, record, flight, self.req.stream)
         found: Entry | None = None
+        if flight is not None:
+            watch.on_disconnect = lambda: _detach(cache.flights, flight, trace)
+            flight.cancel_leader = watch.fire
         try:
             await answer(capture)
             found = capture.entry(trace, self.req.stream)
         finally:
             if flight is not None:
-                cache.flights.close(self.key, flight, found)
+                watch.on_disconnect = None
+                cache.flights.close(self.key, flight, found, trace.usage)
         if found is not None and self.store:
             await cache.store.set(self.req.model, self.key, entries.encode(found), self.ttl)
 
@@ -161,6 +232,7 @@ class CachePlan:
         self.cache.count(self.req.model, result, found.cost_usd)
         age = max(0, int(time.time() - found.stored_at))
         marks = [(b"x-proxy-cache", result.encode()), (b"age", str(age).encode())]
+        self.started = True
         if self.req.stream:
             body = replay.stream_body(found, ctx.response_id, ctx.created, self.req.include_usage)
             head = [*_SSE_HEAD, *marks]
@@ -173,6 +245,16 @@ class CachePlan:
         await send({"type": "http.response.body", "body": body, "more_body": True})
         stop_watch()  # the last byte: a disconnect now is normal
         await send({"type": "http.response.body", "body": b""})
+
+
+def _detach(flights: Flights, flight: Flight, trace: RequestTrace) -> bool:
+    """The leader's client left: if followers remain, its call goes on for them and its
+    own account says client_disconnect (no breaker is charged for it)."""
+    if not flight.detach():
+        return False
+    flights.detached += 1
+    trace.outcome, trace.client_disconnected = "client_disconnect", True
+    return True
 
 
 def _ttl(raw: str, max_ttl: int) -> int:
