@@ -15,8 +15,13 @@ RUN pip install . && useradd --system --uid 10001 --no-create-home proxy
 COPY providers.yaml /etc/llm-proxy/providers.yaml
 
 USER 10001
+# The API only. The example config puts /metrics and /admin/* on port 9090 bound to the
+# container's loopback (admin.host defaults to 127.0.0.1): open it from your own config,
+# with admin.api_key, if Prometheus must scrape it.
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=2s --start-period=5s --retries=3 \
     CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8080/health', timeout=2).status != 200)"
 
+# 0.0.0.0: the API must be reachable from outside the container; a sidecar that only its
+# own pod calls should pass --host 127.0.0.1 (see deploy/kubernetes/sidecar.yaml).
 ENTRYPOINT ["python", "-m", "proxy", "--host", "0.0.0.0", "--port", "8080"]

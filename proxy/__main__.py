@@ -13,7 +13,7 @@ import tempfile
 from typing import Any
 
 from proxy.config import Config, ConfigError, load_config
-from proxy.logs import log_fields, setup_logging
+from proxy.logs import flush_logs, log_fields, setup_logging
 
 log = logging.getLogger("proxy")
 
@@ -44,11 +44,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def load_validated(path: str) -> Config:
-    """Load and fully validate the config, adapters included."""
-    from proxy.state import build_adapters
+    """Load and fully validate the config: everything the app builds from it that can
+    refuse it (adapters, key digests) is built once here and thrown away."""
+    from proxy.state import prepare
 
     config = load_config(path)
-    build_adapters(config)
+    prepare(config)
     return config
 
 
@@ -56,7 +57,11 @@ def load_or_exit(path: str, announce: bool = True) -> Config:
     try:
         config = load_validated(path)
     except ConfigError as exc:
-        print(f"config error: {exc}", file=sys.stderr)
+        if announce:  # a worker (re)started by the supervisor, e.g. on SIGHUP: a log line
+            log.error("config error, this worker does not start: %s", exc)
+            flush_logs()
+        else:
+            print(f"config error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     if announce:
         for warning in config.warnings:
@@ -71,7 +76,8 @@ def create_app() -> Any:
     path = os.environ["PROXY_CONFIG"]
     setup_logging(os.environ["PROXY_LOG_LEVEL"], os.environ["PROXY_LOG_FORMAT"])  # type: ignore[arg-type]
     config = load_or_exit(path)
-    return build_app(config, load=functools.partial(load_validated, path))
+    # The gateway validates a reloaded config fully itself (state.prepare), off the loop.
+    return build_app(config, load=functools.partial(load_config, path))
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -92,6 +98,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     setup_logging(args.log_level, args.log_format)
     config = load_or_exit(args.config, announce=False)  # fail fast, before any socket or worker
+    if config.admin.port == args.port:
+        # The edge would serve only /metrics and /admin/* there: every API path a 404.
+        print(f"config error: admin.port: {args.port} is the API port (--port)", file=sys.stderr)
+        raise SystemExit(2)
     # Workers re-create the app from the environment (uvicorn spawns fresh processes).
     os.environ["PROXY_CONFIG"] = os.path.abspath(args.config)
     os.environ["PROXY_LOG_LEVEL"] = args.log_level
@@ -102,13 +112,12 @@ def main(argv: list[str] | None = None) -> None:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="llm-proxy-metrics-")
 
     import uvicorn
-    from uvicorn.supervisors import Multiprocess
 
     from proxy.http_protocol import CoalescingHttpToolsProtocol
 
     sockets = [bind(args.host, args.port)]
     if config.admin.port is not None:
-        sockets.append(bind(args.host, config.admin.port))
+        sockets.append(bind(config.admin.host, config.admin.port))
     settings = uvicorn.Config(
         "proxy.__main__:create_app",
         factory=True,
@@ -131,11 +140,14 @@ def main(argv: list[str] | None = None) -> None:
         host=args.host,
         port=args.port,
         admin_port=config.admin.port,
+        admin_host=config.admin.host,
         workers=args.workers,
         models=sorted(config.models),
     )
     if args.workers > 1:
-        Multiprocess(settings, sockets=sockets).run()
+        from proxy.supervisor import Supervisor
+
+        Supervisor(settings, sockets=sockets).run()
     else:
         uvicorn.Server(settings).run(sockets=sockets)
 

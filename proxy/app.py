@@ -70,6 +70,9 @@ def build_app(
         },
         lifespan=lifespan,
     )
+    # Starlette answers `/v1/models/` with a redirect built from the request's Host header:
+    # a forged Host would be reflected to the client. No route here wants a trailing slash.
+    app.router.redirect_slashes = False
     app.state.gateway = gateway
     messages = MessagesEndpoint(gateway)
     surfaces: dict[str, RawSurface] = {

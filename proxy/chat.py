@@ -83,14 +83,15 @@ class ChatEndpoint:
         trace.stream = req.stream
         ctx = new_context(req, f"chatcmpl-{new_id()}")
         loop = self._loop or self._bind_loop()
+        bounded = self.gateway.lifecycle.bounded  # a drain ends the wait with a 503
         with DisconnectWatch(receive, loop) as watch:
             if req.stream:
-                stream = await state.router.open_stream(req, ctx, request_id, trace)
+                stream = await bounded(state.router.open_stream(req, ctx, request_id, trace))
                 # From here the stream owns its upstream, admission and account (streaming.py).
                 idle = state.config.server.client_idle_timeout
                 await stream.serve(send, self.gateway.lifecycle, watch.stop, idle)
                 return
-            reply = await state.router.complete(req, ctx, request_id, trace)
+            reply = await bounded(state.router.complete(req, ctx, request_id, trace))
             trace.usage = reply.usage
             # Sent inside the watch: a disconnect seen before stop() surfaces as
             # ClientDisconnected here, not as a stray cancellation after the block.

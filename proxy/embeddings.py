@@ -90,8 +90,8 @@ class EmbeddingsEndpoint:
             return _codec(route).parse_embeddings(body, req, call)
 
         with DisconnectWatch(receive, asyncio.get_running_loop()) as watch:
-            reply = await state.router.exchange(
-                req.model, "embeddings", ctx, request_id, trace, build, parse
+            reply = await self.gateway.lifecycle.bounded(  # a drain ends the wait with a 503
+                state.router.exchange(req.model, "embeddings", ctx, request_id, trace, build, parse)
             )
             trace.usage = reply.usage
             # Sent inside the watch, as in chat.py: a disconnect seen before stop() is a

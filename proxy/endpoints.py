@@ -73,14 +73,14 @@ async def health(request: Request) -> Response:
 
 
 async def ready(request: Request) -> Response:
-    """503 while draining, or while every deployment of every model is unavailable."""
+    """503 while draining, or while every provider in use is unavailable (breaker open or
+    in a 429 cooldown). Unauthenticated, so it names no provider: /metrics does, behind
+    the admin key (proxy_breaker_state)."""
     state = _state(request)
     if _lifecycle(request).draining:
         return Response(b'{"status":"draining"}', status_code=503, media_type=JSON)
-    unavailable = state.router.unavailable_providers()
-    if unavailable is not None:
-        body = {"status": "unavailable", "unavailable_providers": unavailable}
-        return Response(orjson.dumps(body), status_code=503, media_type=JSON)
+    if state.router.unavailable_providers() is not None:
+        return Response(b'{"status":"unavailable"}', status_code=503, media_type=JSON)
     return Response(b'{"status":"ready"}', media_type=JSON)
 
 

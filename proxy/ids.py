@@ -1,30 +1,41 @@
-"""Unique ids for requests and responses, cheap enough for the hot path.
+"""Unique, unpredictable ids for requests and responses, cheap enough for the hot path.
 
-uuid4() reads 16 bytes from the OS on every call; a random per-process prefix plus a
-counter is just as unique for our purposes (ids never guard anything) at a fraction of
-the cost. A forked child draws a new prefix.
+Ids are public (`x-request-id`, `chatcmpl-...`), so a counter would tell anyone who sees two
+of them how many requests came in between (issue 16, item 14). Each id is 96 bits from the
+OS CSPRNG; `os.urandom` is a system call, so one call fills a pool for 512 ids, already
+hex-encoded: a slice per id, about 0.5 us here (timeit; the counter it replaces took about
+1 us with its f-string). A forked child drops its parent's pool, or both would hand out the
+same ids.
 """
 
 from __future__ import annotations
 
-import itertools
 import os
-import secrets
+
+_HEX_PER_ID = 24  # 12 random bytes
+_IDS_PER_FILL = 512
 
 
-class _Sequence:
+class _Pool:
+    """Used from the event loop's thread only (unlocked: one slice per id)."""
+
     def __init__(self) -> None:
         self.reset()
 
     def reset(self) -> None:
-        self.prefix = secrets.token_hex(6)
-        self.counter = itertools.count(1)
+        self.hex = ""
+        self.pos = 0
+
+    def take(self) -> str:
+        pos = self.pos
+        if pos >= len(self.hex):
+            self.hex = os.urandom(_IDS_PER_FILL * _HEX_PER_ID // 2).hex()
+            pos = 0
+        self.pos = pos + _HEX_PER_ID
+        return self.hex[pos : pos + _HEX_PER_ID]
 
 
-_SEQUENCE = _Sequence()
-os.register_at_fork(after_in_child=_SEQUENCE.reset)
-
-
-def new_id() -> str:
-    """24 hex characters, unique across this host's processes and their restarts."""
-    return f"{_SEQUENCE.prefix}{next(_SEQUENCE.counter):012x}"
+_POOL = _Pool()
+os.register_at_fork(after_in_child=_POOL.reset)
+# new_id() -> 24 hex characters (96 random bits). A bound method: no wrapper call per id.
+new_id = _POOL.take

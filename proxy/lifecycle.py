@@ -2,8 +2,10 @@
 
 uvicorn cuts open streams when it shuts down (design.md §4), so the app owns the drain:
 once it begins, readiness answers 503, new API requests are refused with 503 and
-`Connection: close`, non-stream requests in flight complete, and every open stream's
-deadline is pulled in to the drain deadline, where it ends with a terminal error event.
+`Connection: close`, and every request in flight gets until the drain deadline
+(`server.drain_timeout`): a stream still open then ends with a terminal error event, a
+non-stream request still waiting gets an OpenAI-shaped 503 `gateway_shutdown` (never a
+silent cut by uvicorn's own shutdown timeout).
 """
 
 from __future__ import annotations
@@ -16,9 +18,12 @@ import threading
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import Any
+from typing import Any, TypeVar
 
+from proxy.errors import ProxyError
 from proxy.logs import flush_logs
+
+T = TypeVar("T")
 
 log = logging.getLogger("proxy.lifecycle")
 
@@ -48,7 +53,8 @@ class Lifecycle:
 
     @contextmanager
     def stream_deadline(self, timeout: asyncio.Timeout) -> Iterator[None]:
-        """Register an open stream's timeout so a drain can pull its deadline in."""
+        """Register a request's timeout (an open stream's, or `bounded`'s) so that a drain
+        can pull its deadline in to the drain deadline."""
         if self.draining:
             self._pull_in(timeout)
         self._stream_timeouts.add(timeout)
@@ -56,6 +62,27 @@ class Lifecycle:
             yield
         finally:
             self._stream_timeouts.discard(timeout)
+
+    async def bounded(self, work: Awaitable[T]) -> T:
+        """Await a request's wait for its upstream (a whole answer, or a stream's first
+        event); if a drain begins meanwhile, end it at the drain deadline with a 503
+        `gateway_shutdown`. Until a drain it costs a timer-less asyncio.Timeout and a set
+        insertion."""
+        timeout = asyncio.timeout(None)
+        try:
+            async with timeout:
+                if self.draining:
+                    self._pull_in(timeout)
+                # Inline rather than stream_deadline(): no generator on the hot path.
+                self._stream_timeouts.add(timeout)
+                try:
+                    return await work
+                finally:
+                    self._stream_timeouts.discard(timeout)
+        except TimeoutError:
+            if self.draining and timeout.expired():
+                raise drain_cut() from None
+            raise
 
     def _pull_in(self, timeout: asyncio.Timeout) -> None:
         when = timeout.when()
@@ -72,6 +99,17 @@ class Lifecycle:
         log.warning("drained (%d still in flight); exiting", self.in_flight)
         flush_logs()
         exit_server()
+
+
+def drain_cut() -> ProxyError:
+    return ProxyError(
+        503,
+        "service_unavailable",
+        "The proxy is shutting down and could not finish this request within its drain "
+        "timeout; retry on another instance.",
+        code="gateway_shutdown",
+        headers={"connection": "close", "retry-after": "1"},
+    )
 
 
 @contextmanager
@@ -119,7 +157,11 @@ def signal_handlers(
 
 
 async def _run(work: Callable[[], Awaitable[object]]) -> None:
-    await work()
+    # A task's exception would otherwise surface only at garbage collection, if at all.
+    try:
+        await work()
+    except Exception:
+        log.exception("reload failed, keeping the current config")
 
 
 def _noop() -> None:

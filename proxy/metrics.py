@@ -75,7 +75,8 @@ BREAKER_STATE = Gauge(
     "proxy_breaker_state",
     "Circuit breaker state: 0 closed, 1 half-open, 2 open",
     ["provider"],
-    multiprocess_mode="max",
+    # "live": a dead worker's file stops counting once the supervisor marks it dead.
+    multiprocess_mode="livemax",
 )
 BREAKER_TRANSITIONS = Counter(
     "proxy_breaker_transitions_total", "Breaker state changes", ["provider", "state"]

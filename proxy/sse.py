@@ -126,3 +126,10 @@ def encode_chunks(chunks: list[dict[str, Any]]) -> bytes:
 def encode_error_event(body: bytes) -> bytes:
     """The terminal in-band error: an OpenAI error envelope as one data event, no [DONE]."""
     return b"data: " + body + b"\n\n"
+
+
+def encode_named_events(events: list[dict[str, Any]]) -> bytes:
+    """Events that name their type (Responses, Anthropic Messages): `event: <type>` + data."""
+    return b"".join(
+        b"event: " + e["type"].encode() + b"\ndata: " + orjson.dumps(e) + b"\n\n" for e in events
+    )

@@ -1,5 +1,9 @@
 """The routing state a request runs on, and its atomic replacement on reload.
 
+Everything that can refuse a config (adapters, key digests) is built by `prepare` before
+anything changes, and the file is read and parsed off the event loop; only then is the new
+state built and swapped in. A reload that fails leaves no trace but its log line.
+
 A request takes `gateway.state` once when it starts and keeps that object to the end, so
 a reload (SIGHUP or POST /admin/reload) swaps routing for new requests while in-flight
 ones finish on the config they started with. Providers whose config did not change keep
@@ -23,8 +27,7 @@ from proxy.breakers import ProviderHealth
 from proxy.config import Config, ConfigError, ProviderConfig
 from proxy.lifecycle import Lifecycle
 from proxy.logs import log_fields, register_secrets
-from proxy.mock_upstream import MockUpstreamTransport
-from proxy.providers import build_adapter, check_embedding_models
+from proxy.providers import build_adapter, check_embedding_models, in_process_transport
 from proxy.providers.base import Adapter
 from proxy.router import Route, Router
 from proxy.upstream import TransportFactory, Upstream
@@ -72,6 +75,27 @@ def build_adapters(config: Config) -> dict[str, Adapter]:
     return adapters
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """The parts of a state that can refuse a config; building them changes nothing."""
+
+    config: Config
+    adapters: dict[str, Adapter]
+    auth: Authenticator
+    admin_key: Authenticator | None
+
+
+def prepare(config: Config) -> Prepared:
+    """Raises ConfigError (a bad adapter option, a bad sha256 digest) and nothing else."""
+    admin = config.admin.api_key
+    return Prepared(
+        config=config,
+        adapters=build_adapters(config),
+        auth=Authenticator(config.auth.api_keys, config.auth.disabled),
+        admin_key=Authenticator([admin]) if admin is not None else None,
+    )
+
+
 def config_secrets(config: Config) -> list[str]:
     keys = [p.api_key.value for p in config.providers.values() if p.api_key is not None]
     keys += [k.value for k in config.auth.api_keys]
@@ -81,7 +105,8 @@ def config_secrets(config: Config) -> list[str]:
 
 
 class Gateway:
-    """Owns the current AppState; builds it at startup and on every reload."""
+    """Owns the current AppState; builds it at startup and on every reload. Owns the pools
+    of retired routes too, until they are closed (after a grace, or at shutdown)."""
 
     def __init__(
         self,
@@ -95,65 +120,74 @@ class Gateway:
         self._load = load
         self.lifecycle = lifecycle
         self.state: AppState | None = None
-        self._retired: set[asyncio.Task[None]] = set()
+        self._retiring: dict[int, Route] = {}  # id(route) -> route whose pool is not closed
+        self._closers: set[asyncio.Task[None]] = set()
+        self._reloading = asyncio.Lock()
 
     def start(self) -> None:
-        self.state = self._build(self._initial, build_adapters(self._initial), None)
+        self.state = self._build(prepare(self._initial), None)
 
     async def reload(self) -> tuple[bool, str]:
         """Re-read the config; on any error keep the current one. Returns (ok, message)."""
         if self._load is None:
             return False, "this server was started without a config file to reload"
-        try:
-            config = self._load()
-            adapters = build_adapters(config)
-        except ConfigError as exc:
-            log.error("reload refused, keeping the current config: %s", exc)
-            return False, f"reload refused: {exc}"
-        old = self.state
-        assert old is not None
-        self.state = self._build(config, adapters, old)
-        self.lifecycle.max_in_flight = config.server.max_in_flight
-        self.lifecycle.drain_timeout = config.server.drain_timeout
-        dropped = [r for n, r in old.routes.items() if self.state.routes.get(n) is not r]
-        if dropped:
-            task = asyncio.create_task(
-                self._close_later(dropped, old.config.server.request_timeout)
-            )
-            self._retired.add(task)
-            task.add_done_callback(self._retired.discard)
+        async with self._reloading:  # two reloads at once would retire each other's routes
+            try:
+                # Reading and parsing the file would block the loop (and every request).
+                prepared = await asyncio.to_thread(self._load_prepared, self._load)
+            except ConfigError as exc:
+                log.error("reload refused, keeping the current config: %s", exc)
+                return False, f"reload refused: {exc}"
+            old = self.state
+            assert old is not None
+            self.state = self._build(prepared, old)
+            config = prepared.config
+            self.lifecycle.max_in_flight = config.server.max_in_flight
+            self.lifecycle.drain_timeout = config.server.drain_timeout
+            dropped = [r for n, r in old.routes.items() if self.state.routes.get(n) is not r]
+            if dropped:
+                self._retire(dropped, old.config.server.request_timeout)
         log_fields(log, logging.WARNING, "config reloaded", models=sorted(config.models))
         return True, "reloaded"
 
     async def aclose(self) -> None:
-        for task in self._retired:
+        """Close every pool: the current routes' and the retiring ones'."""
+        for task in self._closers:
             task.cancel()
+        await asyncio.gather(*self._closers, return_exceptions=True)
+        routes = list(self._retiring.values())
         if self.state is not None:
-            for route in self.state.routes.values():
-                await route.upstream.aclose()
+            routes += self.state.routes.values()
+        self._retiring.clear()
+        for route in routes:
+            await route.upstream.aclose()
 
-    def _build(
-        self, config: Config, adapters: dict[str, Adapter], old: AppState | None
-    ) -> AppState:
+    @staticmethod
+    def _load_prepared(load: Callable[[], Config]) -> Prepared:
+        return prepare(load())
+
+    def _build(self, prepared: Prepared, old: AppState | None) -> AppState:
+        config = prepared.config
         register_secrets(config_secrets(config))
         metrics.set_enabled(config.admin.metrics)
         routes = {
             name: self._route(config, config.providers[name], adapter, old)
-            for name, adapter in adapters.items()
+            for name, adapter in prepared.adapters.items()
         }
         public = [m for m in config.models if config.enabled_deployments(m)]
-        metrics.prebind(config.models, routes)
-        admin = config.admin.api_key
+        # Only new routes start at "closed": a kept route keeps its breaker, and its gauge.
+        kept = {id(r) for r in old.routes.values()} if old is not None else set()
+        metrics.prebind(config.models, [n for n, r in routes.items() if id(r) not in kept])
         created = int(time.time())
         return AppState(
             config=config,
-            auth=Authenticator(config.auth.api_keys, config.auth.disabled),
+            auth=prepared.auth,
             router=Router(config, routes),
             routes=routes,
             models_body=models_body(public, created),
             model_objects={n: orjson.dumps(model_object(n, created)) for n in public},
             public_models=frozenset(config.models),
-            admin_key=Authenticator([admin]) if admin is not None else None,
+            admin_key=prepared.admin_key,
         )
 
     def _route(
@@ -164,12 +198,11 @@ class Gateway:
             previous is not None
             and old is not None
             and old.config.providers[provider.name] == provider
+            # The cap is fixed in the breaker when it is built: a new cap needs a new one.
+            and old.config.server.max_cooldown == config.server.max_cooldown
         ):
             return previous  # unchanged: keep its pool and its breaker state
-        in_process = getattr(adapter, "in_process", False)
-        transport = (
-            MockUpstreamTransport(provider) if in_process else self._transport_factory(provider)
-        )
+        transport = in_process_transport(provider) or self._transport_factory(provider)
         health = ProviderHealth(
             provider.name,
             provider.breaker,
@@ -184,9 +217,16 @@ class Gateway:
             provider.retry_backoff,
         )
 
-    @staticmethod
-    async def _close_later(routes: list[Route], grace: float) -> None:
+    def _retire(self, routes: list[Route], grace: float) -> None:
+        for route in routes:
+            self._retiring[id(route)] = route
+        task = asyncio.create_task(self._close_after(routes, grace))
+        self._closers.add(task)
+        task.add_done_callback(self._closers.discard)
+
+    async def _close_after(self, routes: list[Route], grace: float) -> None:
         # In-flight requests of the old config may still be using these pools.
         await asyncio.sleep(grace)
         for route in routes:
             await route.upstream.aclose()
+            del self._retiring[id(route)]  # after the close: aclose() finishes a cut one

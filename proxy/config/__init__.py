@@ -3,18 +3,18 @@
 Every error names the YAML path and what was expected, e.g.
 `models.smart[1].provider: unknown provider 'opeani' (known: claude, openai)`.
 `${VAR}` (and `${VAR:-default}`) are expanded from the environment. One module per section:
-providers, routes (models), access (auth, admin), server; values holds the typed readers.
+providers, routes (models), access (auth, admin), server; urls checks upstream URLs,
+values holds the typed readers, and source reads the file with its size bounded.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-
-import yaml
 
 from proxy.config.access import AdminConfig, AuthConfig, parse_admin, parse_auth
 from proxy.config.keys import Budget, BudgetPeriod, KeyLimits, NamedKey, check_key_models
@@ -29,6 +29,7 @@ from proxy.config.providers import (
 )
 from proxy.config.routes import Deployment, ModelKind, Price, parse_model_kinds, parse_models
 from proxy.config.server import ServerConfig, parse_server
+from proxy.config.source import load_yaml, read_text
 from proxy.config.state import StateConfig, parse_state
 from proxy.config.values import ConfigError, Secret, expand_vars, mapping, reject_unknown
 
@@ -84,22 +85,25 @@ class Config:
         return tuple(d for d in self.models.get(model, ()) if self.providers[d.provider].enabled)
 
 
+_LOOPBACK = frozenset({"127.0.0.1", "::1"})
+
+
 def load_config(path: str, env: Mapping[str, str] | None = None) -> Config:
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read config file ({exc.strerror})") from exc
-    return parse_config(text, os.environ if env is None else env, source=path)
+    return parse_config(read_text(path), os.environ if env is None else env, source=path)
 
 
 def parse_config(text: str, env: Mapping[str, str], source: str = "<config>") -> Config:
+    """Every failure is a one-line ConfigError (the CLI's exit 2), never a traceback: an
+    unexpected ValueError or TypeError from a parser below is reported by its YAML-free
+    kind only, since its message may quote an expanded ${VAR} (a secret)."""
     try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{source}: invalid YAML{where}") from exc
+        config = _parse(load_yaml(text, source), env)
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise ConfigError(f"{source}: invalid config ({type(exc).__name__})") from None
+    return dataclasses.replace(config, digest=hashlib.sha256(text.encode()).hexdigest())
+
+
+def _parse(raw: object, env: Mapping[str, str]) -> Config:
     root = mapping(raw, "(top level)")
     reject_unknown(root, "(top level)", {"providers", "models", "auth", "server", "admin", "state"})
     warnings: list[str] = []
@@ -111,6 +115,11 @@ def parse_config(text: str, env: Mapping[str, str], source: str = "<config>") ->
     auth = parse_auth(root.get("auth"), env)
     check_key_models(auth.keys, models)
     admin = parse_admin(root.get("admin"), env)
+    if admin.port is not None and admin.api_key is None and admin.host not in _LOOPBACK:
+        warnings.append(
+            f"admin.host {admin.host} without admin.api_key: /metrics is open to anyone who "
+            "can reach port " + str(admin.port)
+        )
     return Config(
         providers=MappingProxyType(providers),
         models=MappingProxyType(models),
@@ -120,5 +129,4 @@ def parse_config(text: str, env: Mapping[str, str], source: str = "<config>") ->
         state=parse_state(root.get("state"), env),
         warnings=tuple(warnings),
         embedding_models=embedding_models,
-        digest=hashlib.sha256(text.encode()).hexdigest(),
     )

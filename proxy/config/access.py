@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -15,12 +17,16 @@ from proxy.config.values import (
     expand_vars,
     mapping,
     reject_unknown,
+    shown,
 )
 
 
 @dataclass(frozen=True)
 class AdminConfig:
     port: int | None = None  # serve /metrics and /admin/* on this port instead of the main one
+    # The admin port's bind address: loopback unless the config opens it (Prometheus in a
+    # cluster scrapes the pod IP: set 0.0.0.0 there, with api_key and a NetworkPolicy).
+    host: str = "127.0.0.1"
     api_key: Secret | None = None  # bearer key for /metrics and /admin/*
     metrics: bool = True  # false: no Prometheus observations at all
 
@@ -34,19 +40,49 @@ class AuthConfig:
 
 def parse_admin(raw: Any, env: Mapping[str, str]) -> AdminConfig:
     data = mapping(raw if raw is not None else {}, "admin")
-    reject_unknown(data, "admin", {"port", "api_key", "metrics"})
+    reject_unknown(data, "admin", {"port", "host", "api_key", "metrics"})
     port = data.get("port")
     if port is not None and (
         isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536
     ):
-        raise ConfigError(f"admin.port: expected a TCP port number, got {port!r}")
+        raise ConfigError(f"admin.port: expected a TCP port number, got {shown(port)}")
     key = None
     if "api_key" in data:
         value = expand_required(data["api_key"], "admin.api_key", env)
         if len(value) < 8:
             raise ConfigError("admin.api_key: must be at least 8 characters")
         key = Secret(value)
-    return AdminConfig(port=port, api_key=key, metrics=boolean(data, "metrics", "admin", True))
+    return AdminConfig(
+        port=port,
+        host=_bind_address(data.get("host", "127.0.0.1")),
+        api_key=key,
+        metrics=boolean(data, "metrics", "admin", True),
+    )
+
+
+def _bind_address(raw: Any) -> str:
+    try:
+        if not isinstance(raw, str):  # ip_address() would take an integer
+            raise ValueError
+        return str(ipaddress.ip_address(raw))
+    except ValueError:
+        raise ConfigError(
+            f"admin.host: expected an IP address to bind (such as 127.0.0.1), got {shown(raw)}"
+        ) from None
+
+
+_DIGEST = re.compile(r"[0-9a-fA-F]{64}")
+
+
+def _client_key(value: str, path: str) -> Secret:
+    """A key, or `sha256:<64 hex>`, checked here so that a bad digest fails validation (and
+    a reload) before anything is built from it (issue 10, item 3)."""
+    if value.startswith("sha256:"):
+        if not _DIGEST.fullmatch(value[len("sha256:") :]):
+            raise ConfigError(f"{path}: sha256: must be followed by 64 hex digits")
+    elif len(value) < 8:
+        raise ConfigError(f"{path}: a client key must be at least 8 characters")
+    return Secret(value)
 
 
 def parse_auth(raw: Any, env: Mapping[str, str]) -> AuthConfig:
@@ -64,9 +100,7 @@ def parse_auth(raw: Any, env: Mapping[str, str]) -> AuthConfig:
         value, unset = expand_vars(item, env)
         missing.extend(unset)
         if not unset:
-            if len(value) < 8:
-                raise ConfigError(f"auth.api_keys[{i}]: a client key must be at least 8 characters")
-            keys.append(Secret(value))
+            keys.append(_client_key(value, f"auth.api_keys[{i}]"))
     named = parse_keys(data.get("keys"), env)
     if disabled and (keys or named):
         raise ConfigError("auth: 'disabled: true' and api_keys exclude each other")

@@ -19,6 +19,7 @@ from proxy.config.values import (
     mapping,
     number,
     reject_unknown,
+    shown,
 )
 
 BudgetPeriod = Literal["day", "month", "total"]
@@ -60,7 +61,7 @@ def parse_keys(raw: Any, env: Mapping[str, str]) -> tuple[NamedKey, ...]:
     seen: set[str] = set()
     for i, named in enumerate(keys):
         if named.name in seen:
-            raise ConfigError(f"auth.keys[{i}].name: duplicate name {named.name!r}")
+            raise ConfigError(f"auth.keys[{i}].name: duplicate name {shown(named.name)}")
         seen.add(named.name)
     return keys
 
@@ -72,7 +73,7 @@ def check_key_models(keys: Iterable[NamedKey], models: Iterable[str]) -> None:
         for j, name in enumerate(named.models or ()):
             if not _GLOB_CHARS.intersection(name) and name not in known:
                 raise ConfigError(
-                    f"auth.keys[{i}].models[{j}]: unknown model {name!r} "
+                    f"auth.keys[{i}].models[{j}]: unknown model {shown(name)} "
                     f"(known: {', '.join(sorted(known))})"
                 )
 
@@ -82,7 +83,7 @@ def _parse_key(raw: Any, path: str, env: Mapping[str, str]) -> NamedKey:
     reject_unknown(data, path, {"name", "key", "models", "limits", "budget", "expires"})
     name = data.get("name")
     if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise ConfigError(f"{path}.name: expected 1 to 64 of [a-z0-9_.-], got {name!r}")
+        raise ConfigError(f"{path}.name: expected 1 to 64 of [a-z0-9_.-], got {shown(name)}")
     if "key" not in data:
         raise ConfigError(f"{path}.key: required (the key, or sha256:<64 hex>)")
     value = expand_required(data["key"], f"{path}.key", env)
@@ -108,7 +109,7 @@ def _models(raw: Any, path: str) -> tuple[str, ...] | None:
         raise ConfigError(f"{path}: expected a non-empty list of model names or globs")
     for i, item in enumerate(raw):
         if not isinstance(item, str) or not item:
-            raise ConfigError(f"{path}[{i}]: expected a model name or glob, got {item!r}")
+            raise ConfigError(f"{path}[{i}]: expected a model name or glob, got {shown(item)}")
     return tuple(raw)
 
 
@@ -132,7 +133,7 @@ def _budget(raw: Any, path: str) -> Budget | None:
     usd = number(data, "usd", path, 0.0, 0.0)
     period = data.get("period")
     if period not in _PERIODS:
-        raise ConfigError(f"{path}.period: expected one of day, month, total, got {period!r}")
+        raise ConfigError(f"{path}.period: expected one of day, month, total, got {shown(period)}")
     return Budget(usd=usd, period=period)
 
 
@@ -144,9 +145,9 @@ def _expires(raw: Any, path: str) -> dt.datetime | None:
         try:
             raw = dt.date.fromisoformat(raw)
         except ValueError:
-            raise ConfigError(f"{path}: expected a date YYYY-MM-DD, got {raw!r}") from None
+            raise ConfigError(f"{path}: expected a date YYYY-MM-DD, got {shown(raw)}") from None
     if isinstance(raw, dt.datetime):
         return raw.replace(tzinfo=dt.UTC) if raw.tzinfo is None else raw.astimezone(dt.UTC)
     if isinstance(raw, dt.date):
         return dt.datetime(raw.year, raw.month, raw.day, tzinfo=dt.UTC) + dt.timedelta(days=1)
-    raise ConfigError(f"{path}: expected a date YYYY-MM-DD, got {raw!r}")
+    raise ConfigError(f"{path}: expected a date YYYY-MM-DD, got {shown(raw)}")

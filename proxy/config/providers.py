@@ -28,6 +28,7 @@ from proxy.config.values import (
     mapping,
     number,
     reject_unknown,
+    shown,
 )
 
 ProviderType = Literal["openai", "azure", "anthropic", "gemini", "mock"]
@@ -170,7 +171,7 @@ def _type_and_url(
     ptype = data.get("type", "openai" if preset is not None else None)
     if ptype not in PROVIDER_TYPES:
         raise ConfigError(
-            f"{path}.type: expected one of {', '.join(PROVIDER_TYPES)}, got {ptype!r}"
+            f"{path}.type: expected one of {', '.join(PROVIDER_TYPES)}, got {shown(ptype)}"
         )
     if preset is not None and ptype != "openai":
         raise ConfigError(f"{path}.type: a preset is an OpenAI-compatible server (type: openai)")
@@ -188,7 +189,7 @@ def _preset(data: Mapping[str, Any], path: str) -> Preset | None:
         return None
     preset = PRESETS.get(name) if isinstance(name, str) else None
     if preset is None:
-        raise ConfigError(f"{path}.preset: expected one of {', '.join(PRESETS)}, got {name!r}")
+        raise ConfigError(f"{path}.preset: expected one of {', '.join(PRESETS)}, got {shown(name)}")
     return preset
 
 
@@ -224,7 +225,7 @@ def provider_option(config: ProviderConfig, key: str, kind: type, default: Any) 
     value = config.options.get(key, default)
     if (isinstance(value, bool) and kind is not bool) or not isinstance(value, kind):
         path = f"providers.{config.name}.options.{key}"
-        raise ConfigError(f"{path}: expected {kind.__name__}, got {value!r}")
+        raise ConfigError(f"{path}: expected {kind.__name__}, got {shown(value)}")
     return value
 
 

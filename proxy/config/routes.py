@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from proxy.config.providers import ProviderConfig
-from proxy.config.values import ConfigError, mapping, number, reject_unknown
+from proxy.config.values import ConfigError, mapping, number, reject_unknown, shown
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ def _parse_deployment(raw: Any, path: str, providers: Mapping[str, ProviderConfi
     provider = data.get("provider")
     if not isinstance(provider, str) or provider not in providers:
         known = ", ".join(sorted(providers))
-        raise ConfigError(f"{path}.provider: unknown provider {provider!r} (known: {known})")
+        raise ConfigError(f"{path}.provider: unknown provider {shown(provider)} (known: {known})")
     model = data.get("model")
     if not isinstance(model, str) or not model:
         raise ConfigError(f"{path}.model: expected the upstream model name as a string")
@@ -108,5 +108,7 @@ def parse_model_kinds(raw: Any) -> frozenset[str]:
 def _kind(value: Mapping[str, Any], path: str) -> ModelKind:
     kind = value.get("kind", "chat")
     if kind not in MODEL_KINDS:
-        raise ConfigError(f"{path}.kind: expected one of {', '.join(MODEL_KINDS)}, got {kind!r}")
+        raise ConfigError(
+            f"{path}.kind: expected one of {', '.join(MODEL_KINDS)}, got {shown(kind)}"
+        )
     return kind  # type: ignore[no-any-return]

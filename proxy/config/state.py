@@ -6,7 +6,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from proxy.config.values import ConfigError, Secret, expand_vars, mapping, number, reject_unknown
+from proxy.config.values import (
+    ConfigError,
+    Secret,
+    expand_vars,
+    mapping,
+    number,
+    reject_unknown,
+    shown,
+)
 
 StateBackend = Literal["memory", "redis"]
 OnUnavailable = Literal["open", "closed"]
@@ -39,13 +47,13 @@ def parse_state(raw: Any, env: Mapping[str, str]) -> StateConfig:
     default = StateConfig()
     backend = data.get("backend", default.backend)
     if backend not in ("memory", "redis"):
-        raise ConfigError(f"state.backend: expected memory or redis, got {backend!r}")
+        raise ConfigError(f"state.backend: expected memory or redis, got {shown(backend)}")
     policy = data.get("on_unavailable", default.on_unavailable)
     if policy not in ("open", "closed"):
-        raise ConfigError(f"state.on_unavailable: expected open or closed, got {policy!r}")
+        raise ConfigError(f"state.on_unavailable: expected open or closed, got {shown(policy)}")
     prefix = data.get("key_prefix", default.key_prefix)
     if not isinstance(prefix, str):
-        raise ConfigError(f"state.key_prefix: expected a string, got {prefix!r}")
+        raise ConfigError(f"state.key_prefix: expected a string, got {shown(prefix)}")
     return StateConfig(
         backend=backend,
         redis_url=_redis_url(data.get("redis_url"), backend, env),

@@ -6,6 +6,7 @@ Every error names the YAML path and what was expected.
 from __future__ import annotations
 
 import re
+import reprlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,6 +15,19 @@ _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 class ConfigError(Exception):
     """A config problem; str() is one line that starts with the YAML path."""
+
+
+# A value echoed in an error is bounded: a YAML alias bomb is a small graph that a plain
+# repr() expands to gigabytes (issue 16, item 12). reprlib caps depth, items and length.
+_SHOWN = reprlib.Repr()
+_SHOWN.maxlevel, _SHOWN.maxstring, _SHOWN.maxother = 2, 60, 60
+_SHOWN.maxlist = _SHOWN.maxdict = _SHOWN.maxtuple = 4
+
+
+def shown(value: Any) -> str:
+    """A bounded repr of a YAML value for an error message. Never pass an expanded ${VAR}:
+    say where the bad value is, not what it is, once a secret may be in it."""
+    return _SHOWN.repr(value)
 
 
 class Secret:
@@ -74,7 +88,8 @@ def reject_unknown(data: Mapping[str, Any], path: str, known: set[str]) -> None:
     for key in data:
         if key not in known:
             where = path if path != "(top level)" else ""
-            full = f"{where}.{key}" if where else str(key)
+            name = key if isinstance(key, str) else shown(key)
+            full = f"{where}.{name}" if where else name
             raise ConfigError(f"{full}: unknown key (expected one of: {', '.join(sorted(known))})")
 
 
@@ -90,14 +105,14 @@ def number(
     ok_type = isinstance(value, int) if integer else isinstance(value, int | float)
     if isinstance(value, bool) or not ok_type:
         kind = "an integer" if integer else "a number"
-        raise ConfigError(f"{path}.{key}: expected {kind}, got {value!r}")
+        raise ConfigError(f"{path}.{key}: expected {kind}, got {shown(value)}")
     if value < minimum:
-        raise ConfigError(f"{path}.{key}: expected a value >= {minimum}, got {value!r}")
+        raise ConfigError(f"{path}.{key}: expected a value >= {minimum}, got {shown(value)}")
     return float(value)
 
 
 def boolean(data: Mapping[str, Any], key: str, path: str, default: bool) -> bool:
     value = data.get(key, default)
     if not isinstance(value, bool):
-        raise ConfigError(f"{path}.{key}: expected true or false, got {value!r}")
+        raise ConfigError(f"{path}.{key}: expected true or false, got {shown(value)}")
     return value

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+
+import httpx
 
 from proxy.config import Config, ConfigError, ProviderConfig
 from proxy.providers.anthropic import AnthropicAdapter
@@ -10,6 +12,7 @@ from proxy.providers.azure import AzureOpenAIAdapter
 from proxy.providers.base import Adapter, AdapterFactory
 from proxy.providers.gemini import GeminiAdapter
 from proxy.providers.mock import MockAdapter
+from proxy.providers.mock_upstream import MockUpstreamTransport
 from proxy.providers.openai import OpenAIAdapter
 
 ADAPTERS: dict[str, AdapterFactory] = {
@@ -18,6 +21,12 @@ ADAPTERS: dict[str, AdapterFactory] = {
     "anthropic": AnthropicAdapter,
     "gemini": GeminiAdapter,
     "mock": MockAdapter,
+}
+
+
+# Provider types whose upstream lives in the process: their own transport replaces the pool.
+IN_PROCESS: dict[str, Callable[[ProviderConfig], httpx.AsyncBaseTransport]] = {
+    "mock": MockUpstreamTransport,
 }
 
 
@@ -36,3 +45,8 @@ def check_embedding_models(config: Config, adapters: Mapping[str, Adapter]) -> N
                     f"models.{model}.deployments[{i}].provider: provider "
                     f"'{deployment.provider}' (type {kind}) has no embeddings endpoint"
                 )
+
+
+def in_process_transport(config: ProviderConfig) -> httpx.AsyncBaseTransport | None:
+    make = IN_PROCESS.get(config.type)
+    return make(config) if make is not None else None

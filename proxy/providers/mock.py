@@ -2,7 +2,8 @@
 
 It answers deterministically from the last user message, stream and non-stream, with valid
 usage, so the example config works with no keys and load tests measure the proxy alone.
-The adapter is the OpenAI passthrough; only the transport differs (see mock_upstream.py).
+The adapter is the OpenAI passthrough; only the transport differs (mock_upstream.py,
+wired by the IN_PROCESS registry in providers/__init__.py).
 Options: `latency_ms` (delay before the answer), `chunk_delay_ms` (gap between stream
 chunks), `stream_chunks` (how many content chunks a stream has).
 """
@@ -17,8 +18,6 @@ MOCK_OPTIONS = {"latency_ms", "chunk_delay_ms", "stream_chunks"}
 
 
 class MockAdapter(OpenAIAdapter):
-    in_process = True
-
     def __init__(self, name: str, config: ProviderConfig) -> None:
         check_options(config, MOCK_OPTIONS)
         for key in MOCK_OPTIONS:

@@ -10,6 +10,6 @@
   moment the proxy hangs up). Fixture: `scripted`.
 
 Not here, on purpose: bench/upstream (the benchmark's fast upstream, tuned for load, not for
-faults) and proxy/mock_upstream.py + proxy/providers/mock.py (the production `mock` provider
+faults) and proxy/providers/mock_upstream.py + mock.py (the production `mock` provider
 that ships with the proxy); the tests use the latter only as a deployment under test.
 """

@@ -1,4 +1,6 @@
-"""An in-process OpenAI-compatible upstream (an httpx transport) for the `mock` provider."""
+"""An in-process OpenAI-compatible upstream (an httpx transport) for the `mock` provider.
+
+The one provider module that imports httpx: it is the mock's upstream, not a translator."""
 
 from __future__ import annotations
 
