@@ -19,7 +19,7 @@ class Point:
     target: str  # "direct" or "proxy"
     stream: bool
     concurrency: int
-    surface: str = "chat"  # or "messages" (POST /v1/messages)
+    surface: str = "chat"  # or "messages" (POST /v1/messages), "responses" (/v1/responses)
     model: str = "gpt"  # gpt: the openai upstream; claude: the anthropic one (passthrough)
 
     @property
@@ -27,6 +27,8 @@ class Point:
         mode = "stream" if self.stream else "non-stream"
         if self.surface == "messages":  # passthrough to anthropic, or translated to openai
             return f"msg-{'pass' if self.model == 'claude' else 'tran'} {mode}"
+        if self.surface == "responses":  # passthrough to openai, or translated to anthropic
+            return f"resp-{'pass' if self.model == 'gpt' else 'tran'} {mode}"
         return mode
 
 

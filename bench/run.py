@@ -28,6 +28,8 @@ SCENARIOS = {
     # issue 14: POST /v1/messages passthrough (anthropic upstream) and translated (openai
     # upstream), beside the chat rows they must be compared with.
     "messages": {"latency_ms": 0.0, "concurrency": "32"},
+    # issue 14: POST /v1/responses passthrough (openai upstream) and translated (anthropic).
+    "responses": {"latency_ms": 0.0, "concurrency": "32"},
 }
 
 
@@ -67,7 +69,8 @@ def timing_of(args: argparse.Namespace) -> Timing:
 
 def plan(concurrency: list[int], targets: list[str], scenario: str = "default") -> list[Point]:
     """Direct and proxied runs side by side for each mode and concurrency; the messages
-    scenario adds /v1/messages rows (proxy only) after each chat row."""
+    scenario adds /v1/messages rows (proxy only) after each chat row, the responses scenario
+    /v1/responses rows."""
     points = []
     for stream in (False, True):
         for c in concurrency:
@@ -75,6 +78,9 @@ def plan(concurrency: list[int], targets: list[str], scenario: str = "default") 
             if scenario == "messages":
                 points.append(Point("proxy", stream, c, "messages", "claude"))
                 points.append(Point("proxy", stream, c, "messages", "gpt"))
+            if scenario == "responses":
+                points.append(Point("proxy", stream, c, "responses", "gpt"))
+                points.append(Point("proxy", stream, c, "responses", "claude"))
     return points
 
 
@@ -118,6 +124,8 @@ def measure(points: list[Point], timing: Timing, upstream: Upstream, proxy: Prox
         url = proxy.url if point.target == "proxy" else upstream.url
         if point.surface == "messages":
             url = proxy.messages_url
+        elif point.surface == "responses":
+            url = proxy.responses_url
         result = run_point(url, point, timing, watched)
         print(report.row(result), file=sys.stderr, flush=True)
         results.append(result)
