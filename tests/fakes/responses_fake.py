@@ -5,7 +5,8 @@ wire format (openai.types.responses.Response and ResponseStreamEvent; checked wi
 What it answers, first match wins:
 - the last input item is a `function_call_output`: a text quoting it, `results: <output>`;
 - `[scenario:tools]` in the last user text and a function tool declared: one function_call
-  to the first function tool, arguments `{"city": "Paris"}`;
+  to the first function tool, arguments `{"city": "Paris"}` (`{"cmd": "echo fake-tool-ok"}`
+  for a tool taking `cmd`, as Codex's exec_command does);
 - `text.format` json_schema: the CalendarEvent JSON (the same answer as the other fakes);
 - else the fake's `content`.
 With `include: ["reasoning.encrypted_content"]` a reasoning item with encrypted content
@@ -59,7 +60,7 @@ def _output(fake: FakeOpenAI, body: dict[str, Any]) -> list[dict[str, Any]]:
             "type": "function_call",
             "call_id": "call_fake1",
             "name": functions[0]["name"],
-            "arguments": '{"city": "Paris"}',
+            "arguments": _arguments(functions[0]),
             "status": "completed",
         }
         return [*out, call]
@@ -76,6 +77,13 @@ def _output(fake: FakeOpenAI, body: dict[str, Any]) -> list[dict[str, Any]]:
         "content": [part],
     }
     return [*out, message]
+
+
+def _arguments(tool: dict[str, Any]) -> str:
+    """`{"city": "Paris"}`, or for Codex's exec_command (a `cmd` string) a harmless command."""
+    if "cmd" in ((tool.get("parameters") or {}).get("properties") or {}):
+        return '{"cmd": "echo fake-tool-ok"}'
+    return '{"city": "Paris"}'
 
 
 def _text_of(item: dict[str, Any]) -> str:
