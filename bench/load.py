@@ -29,6 +29,7 @@ import aiohttp
 
 DONE = b"data: [DONE]"
 MESSAGE_STOP = b"event: message_stop"
+RESPONSE_COMPLETED = b"event: response.completed"
 DRAIN_TIMEOUT = 15.0
 REQUEST_TIMEOUT = 30.0
 ERROR_PAUSE = 0.01  # after an exception, so a refused connection does not spin the loop
@@ -69,6 +70,9 @@ def make_target(url: str, api_key: str, model: str, stream: bool, surface: str =
         headers = {"content-type": "application/json", "x-api-key": api_key}
         headers["anthropic-version"] = "2023-06-01"
         done = MESSAGE_STOP
+    if surface == "responses":  # OpenAI Responses: `input`, ends with response.completed
+        body = {"model": model, "input": "hi", "stream": stream}
+        done = RESPONSE_COMPLETED
     return Target(url, json.dumps(body, separators=(",", ":")).encode(), headers, stream, done)
 
 
@@ -201,7 +205,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--api-key", default="bench-not-a-secret")
     parser.add_argument("--model", default="gpt")
     parser.add_argument("--stream", action="store_true")
-    parser.add_argument("--surface", choices=["chat", "messages"], default="chat")
+    parser.add_argument("--surface", choices=["chat", "messages", "responses"], default="chat")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument("--duration", type=float, default=5.0)

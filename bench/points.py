@@ -22,7 +22,7 @@ class Point:
     # gpt: the openai upstream; gpt-cached: the same, cached (--scenario cache); claude: the
     # anthropic one (passthrough, --scenario messages)
     model: str = "gpt"
-    surface: str = "chat"  # or "messages" (POST /v1/messages)
+    surface: str = "chat"  # or "messages" (POST /v1/messages), "responses" (/v1/responses)
     api_key: str = CLIENT_KEY  # the tenants scenario also measures a named key
 
     @property
@@ -34,6 +34,8 @@ class Point:
         mode = "stream" if self.stream else "non-stream"
         if self.surface == "messages":  # passthrough to anthropic, or translated to openai
             return f"msg-{'pass' if self.model == 'claude' else 'tran'} {mode}"
+        if self.surface == "responses":  # passthrough to openai, or translated to anthropic
+            return f"resp-{'pass' if self.model == 'gpt' else 'tran'} {mode}"
         return mode
 
 

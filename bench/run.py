@@ -33,6 +33,8 @@ SCENARIOS = {
     "messages": {"latency_ms": 0.0, "concurrency": "32"},
     # S1 at 32 with a limited named key, memory and redis backends (bench/tenants.py).
     "tenants": {"latency_ms": 0.0, "concurrency": "32"},
+    # issue 14: POST /v1/responses passthrough (openai upstream) and translated (anthropic).
+    "responses": {"latency_ms": 0.0, "concurrency": "32"},
 }
 CACHE_CONFIG = "cache:\n  models: [gpt-cached]\n"
 CACHE_REDIS_CONFIG = (
@@ -88,7 +90,7 @@ def timing_of(args: argparse.Namespace) -> Timing:
 def plan(concurrency: list[int], targets: list[str], scenario: str = "default") -> list[Point]:
     """Direct and proxied runs side by side for each mode and concurrency; `cache`: the
     proxy uncached, then the cached model (non-stream and stream hits); `messages` adds
-    /v1/messages rows (proxy only) after each chat row."""
+    /v1/messages rows (proxy only) after each chat row, `responses` /v1/responses rows."""
     if scenario == "cache":
         return [
             point
@@ -106,6 +108,9 @@ def plan(concurrency: list[int], targets: list[str], scenario: str = "default") 
             if scenario == "messages":
                 points.append(Point("proxy", stream, c, model="claude", surface="messages"))
                 points.append(Point("proxy", stream, c, model="gpt", surface="messages"))
+            if scenario == "responses":
+                points.append(Point("proxy", stream, c, model="gpt", surface="responses"))
+                points.append(Point("proxy", stream, c, model="claude", surface="responses"))
     return points
 
 
@@ -149,6 +154,8 @@ def measure(points: list[Point], timing: Timing, upstream: Upstream, proxy: Prox
         url = proxy.url if point.proxied else upstream.url
         if point.surface == "messages":
             url = proxy.messages_url
+        elif point.surface == "responses":
+            url = proxy.responses_url
         result = run_point(url, point, timing, watched)
         print(report.row(result), file=sys.stderr, flush=True)
         results.append(result)

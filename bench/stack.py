@@ -15,6 +15,7 @@ CLIENT_KEY = "bench-client-key-not-a-secret"
 UPSTREAM_KEY = "bench-upstream-key-not-a-secret"
 CHAT_PATH = "/v1/chat/completions"
 MESSAGES_PATH = "/v1/messages"
+RESPONSES_PATH = "/v1/responses"
 READY_TIMEOUT = 30.0
 IDLE_SETTLE = 0.5  # seconds between ready and the idle RSS reading
 
@@ -56,6 +57,10 @@ class Proxy:
     @property
     def messages_url(self) -> str:
         return f"http://127.0.0.1:{self.port}{MESSAGES_PATH}"
+
+    @property
+    def responses_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{RESPONSES_PATH}"
 
 
 def start_upstream(

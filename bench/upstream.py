@@ -7,6 +7,9 @@ bodies) to answer any `POST .../chat/completions` with precomputed bytes:
 - `POST /v1/messages` (Anthropic Messages, for the /v1/messages passthrough scenario): one
   fixed Message, or its event stream (message_start, one text block of `--chunks` deltas,
   message_delta, message_stop);
+- `POST /v1/responses` (OpenAI Responses, for the /v1/responses passthrough scenario): one
+  fixed Response, or its event stream (response.created, one message item of `--chunks`
+  output_text deltas, response.completed);
 - stream (`"stream": true` in the body): chunked `text/event-stream`, `--chunks` data
   events, each written as its own HTTP chunk, then `data: [DONE]`. No delay between chunks
   unless `--chunk-delay-ms` is given.
@@ -114,6 +117,40 @@ def anthropic_events(chunks: int) -> list[bytes]:
     ]
 
 
+def responses_body() -> bytes:
+    part = {"type": "output_text", "text": "Hello! How can I help you today?", "annotations": []}
+    item = {"id": "msg_bench", "type": "message", "role": "assistant", "status": "completed"}
+    body = {
+        "id": "resp_bench",
+        "object": "response",
+        "created_at": int(time.time()),
+        "status": "completed",
+        "model": _MODEL,
+        "output": [{**item, "content": [part]}],
+        "usage": {"input_tokens": 9, "output_tokens": 9, "total_tokens": 18},
+    }
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def responses_events(chunks: int) -> list[bytes]:
+    done = json.loads(responses_body())
+    started = {**done, "status": "in_progress", "output": [], "usage": None}
+    at = {"output_index": 0, "item_id": "msg_bench", "content_index": 0}
+    events: list[dict[str, object]] = [{"type": "response.created", "response": started}]
+    events += [
+        {"type": "response.output_text.delta", **at, "delta": f"tok{i} "} for i in range(chunks)
+    ]
+    events.append({"type": "response.completed", "response": done})
+    return [
+        b"event: %s\ndata: %s\n\n"
+        % (
+            str(e["type"]).encode(),
+            json.dumps({**e, "sequence_number": n}, separators=(",", ":")).encode(),
+        )
+        for n, e in enumerate(events)
+    ]
+
+
 def http_chunk(data: bytes) -> bytes:
     return b"%x\r\n%s\r\n" % (len(data), data)
 
@@ -147,6 +184,14 @@ class Responses:
         anthropic = [http_chunk(e) for e in anthropic_events(chunks)]
         anthropic[-1] += b"0\r\n\r\n"
         self.anthropic_parts = anthropic
+        answer = responses_body()
+        self.responses_json = (
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+            b"content-length: %d\r\n\r\n%s" % (len(answer), answer)
+        )
+        responses = [http_chunk(e) for e in responses_events(chunks)]
+        responses[-1] += b"0\r\n\r\n"
+        self.responses_parts = responses
         self.bad_request = (
             b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
         )
@@ -227,12 +272,22 @@ class UpstreamProtocol(asyncio.Protocol):
             transport.close()
 
     def _chat(self, transport: asyncio.Transport, head: bytes, body: bytes) -> None:
-        messages = head.startswith(b"POST /v1/messages")
-        if any(marker in body for marker in STREAM_MARKERS):
-            r = self._responses
-            self._stream(transport, r.anthropic_parts if messages else r.stream_parts)
+        r = self._responses
+        stream = any(marker in body for marker in STREAM_MARKERS)
+        if head.startswith(b"POST /v1/messages"):
+            self._write_answer(transport, stream, r.anthropic_parts, r.anthropic_json)
+        elif head.startswith(b"POST /v1/responses"):
+            self._write_answer(transport, stream, r.responses_parts, r.responses_json)
         else:
-            transport.write(self._responses.anthropic_json if messages else self._responses.json)
+            self._write_answer(transport, stream, r.stream_parts, r.json)
+
+    def _write_answer(
+        self, transport: asyncio.Transport, stream: bool, parts: list[bytes], whole: bytes
+    ) -> None:
+        if stream:
+            self._stream(transport, parts)
+        else:
+            transport.write(whole)
 
     def _stream(self, transport: asyncio.Transport, parts: list[bytes]) -> None:
         transport.write(self._responses.stream_head)

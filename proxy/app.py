@@ -15,6 +15,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.routing import Route as HttpRoute
+from starlette.routing import WebSocketRoute
 
 from proxy import endpoints
 from proxy.cache.admin import admin_cache
@@ -28,6 +29,12 @@ from proxy.lifecycle import Lifecycle, signal_handlers
 from proxy.logs import flush_logs
 from proxy.state import Gateway
 from proxy.surfaces.messages.endpoint import COUNT_PATH, MESSAGES_PATH, MessagesEndpoint
+from proxy.surfaces.responses.endpoint import (
+    RESPONSES_PATH,
+    ResponsesEndpoint,
+    websocket_denied,
+    websocket_refused,
+)
 from proxy.upstream import TransportFactory, aiohttp_transport
 
 
@@ -59,6 +66,10 @@ def build_app(
             HttpRoute("/v1/chat/completions", endpoints.served_at_edge, methods=["POST"]),
             HttpRoute(MESSAGES_PATH, endpoints.served_at_edge, methods=["POST"]),
             HttpRoute(COUNT_PATH, endpoints.served_at_edge, methods=["POST"]),
+            HttpRoute(RESPONSES_PATH, endpoints.served_at_edge, methods=["POST"]),
+            # GET is the Responses WebSocket mode's upgrade: refused, so clients use HTTP.
+            HttpRoute(RESPONSES_PATH, websocket_refused, methods=["GET"]),
+            WebSocketRoute(RESPONSES_PATH, websocket_denied),
             HttpRoute("/v1/embeddings", EmbeddingsEndpoint(gateway), methods=["POST"]),
             HttpRoute("/v1/models", endpoints.list_models, methods=["GET"]),
             HttpRoute("/v1/models/{model:path}", endpoints.retrieve_model, methods=["GET"]),
@@ -87,5 +98,6 @@ def build_app(
         CHAT_PATH: ChatEndpoint(gateway),
         MESSAGES_PATH: messages,
         COUNT_PATH: messages,
+        RESPONSES_PATH: ResponsesEndpoint(gateway),
     }
     return Edge(app, surfaces, lifecycle, config.admin.port)

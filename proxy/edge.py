@@ -4,7 +4,7 @@ In order: the request id (a sane client `x-request-id` is echoed, else one is ma
 on the response and on every log line); the admin-port gate; admission for API paths (the
 in-flight limit and the drain refusal); then dispatch: the raw surfaces (`POST
 /v1/chat/completions` to chat.py, `POST /v1/messages[/count_tokens]` to
-surfaces/messages) straight to their handlers, everything else (and the lifespan) to the
+surfaces/messages, `POST /v1/responses` to surfaces/responses) straight to their handlers, everything else (and the lifespan) to the
 Starlette app. A refusal on a surface's path is sent in that surface's error shape.
 """
 

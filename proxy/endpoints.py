@@ -42,7 +42,7 @@ def _lifecycle(request: Request) -> Lifecycle:
 
 async def served_at_edge(request: Request) -> Response:
     """Never reached: the edge (edge.py) answers POST on the raw surfaces (chat completions,
-    messages) itself; the route exists so that other methods get the router's 405."""
+    messages, responses) itself; the route exists so that other methods get the router's 405."""
     raise RuntimeError("raw surfaces must be dispatched by the edge")
 
 

@@ -46,6 +46,10 @@ class AzureOpenAIAdapter(OpenAIAdapter):
         self._root = config.base_url.removesuffix("/openai") + "/openai"
         self._setup(name, config, f"{self._root}/v1", auth)
         self._version = None if version == V1 else version
+        if self._version is not None:
+            # The dated surface serves Responses elsewhere (/openai/responses?api-version=
+            # with its own version lifecycle): translated through chat completions instead.
+            self.responses = None
         self._config = config
         self._per_model: dict[tuple[str, str], str] = {}
 

@@ -20,6 +20,7 @@ from proxy.sse import SSEEvent
 
 if TYPE_CHECKING:
     from proxy.providers.anthropic.passthrough import MessagesPassthrough
+    from proxy.providers.openai_responses import ResponsesPassthrough
 
 # OpenAI wire shapes are kept as plain dicts (parsed once by orjson); these aliases name them.
 OpenAIRequest = dict[str, Any]
@@ -137,6 +138,12 @@ class Adapter(Protocol):
     def messages(self) -> MessagesPassthrough | None:
         """The Anthropic Messages passthrough for a family that speaks it natively; None:
         /v1/messages is translated through Chat Completions (proxy/surfaces/messages)."""
+        ...
+
+    @property
+    def responses(self) -> ResponsesPassthrough | None:
+        """The OpenAI Responses passthrough for a family that speaks it natively; None:
+        /v1/responses is translated through Chat Completions (proxy/surfaces/responses)."""
         ...
 
     def build_request(self, req: ChatRequest, ctx: CallContext) -> UpstreamRequest: ...

@@ -23,3 +23,4 @@ class MockAdapter(OpenAIAdapter):
         for key in MOCK_OPTIONS:
             provider_option(config, key, int, 0)
         self._setup(name, config, MOCK_BASE_URL, {})
+        self.responses = None  # the in-process upstream speaks Chat Completions only

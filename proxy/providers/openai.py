@@ -29,6 +29,7 @@ from proxy.providers.base import (
     load_upstream_json,
 )
 from proxy.providers.extras import with_headers, with_query
+from proxy.providers.openai_responses import ResponsesPassthrough
 from proxy.providers.pipes import PassthroughPipe, usage_from_openai
 from proxy.redaction import register_secrets, unrecognised_body
 from proxy.request import ChatRequest
@@ -52,6 +53,12 @@ class OpenAIAdapter:
         self._headers: Mapping[str, str] = with_headers(config, headers)
         if config.api_key is not None:
             register_secrets((config.api_key.value,))  # redacted from every error and log line
+        # /v1/responses is passthrough to OpenAI itself (and Azure's v1 surface); presets
+        # point at vendors of whom many have no /responses: those are translated.
+        self.responses: ResponsesPassthrough | None = None
+        if config.preset is None:
+            url = with_query(config, f"{base_url}/responses")
+            self.responses = ResponsesPassthrough(name, url, self._headers)
 
     def chat_url(self, upstream_model: str) -> str:
         return self._url

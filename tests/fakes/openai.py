@@ -5,6 +5,9 @@ Behaviour is set on the instance by the test (not per request): `status`, `conte
 odd cases ("ok", "malformed", "redirect", "first_event_error", "truncate", "stall"),
 `headers` (extra response headers), `gates` (lock-step streams). Every request is recorded
 in `requests`.
+
+`POST /v1/responses` answers in the Responses format (responses_fake.py): the same `status`,
+`content`, `chunks` and `mode` apply.
 """
 
 from __future__ import annotations
@@ -47,13 +50,30 @@ class FakeOpenAI:
     # when its client has chunk i), at most HOLD_LIMIT s.
     gates: list[threading.Event] = field(default_factory=list)
     chunk_times: list[float] = field(default_factory=list)
+    raw_bodies: list[bytes] = field(default_factory=list)  # /v1/responses bodies as received
 
     @property
     def hits(self) -> int:
         return len(self.requests)
 
     def app(self) -> Starlette:
-        return Starlette(routes=[Route("/v1/chat/completions", self._chat, methods=["POST"])])
+        return Starlette(
+            routes=[
+                Route("/v1/chat/completions", self._chat, methods=["POST"]),
+                Route("/v1/responses", self._responses, methods=["POST"]),
+            ]
+        )
+
+    async def _responses(self, request: Request) -> Response:
+        from tests.fakes.responses_fake import respond  # the Responses wire format
+
+        raw = await request.body()
+        body = orjson.loads(raw)
+        self.requests.append(Received(dict(request.headers), body, request.url.path))
+        self.raw_bodies.append(raw)
+        if self.status != 200:
+            return self._error(request)
+        return respond(self, body)
 
     async def _chat(self, request: Request) -> Response:
         body = orjson.loads(await request.body())

@@ -66,6 +66,7 @@ class AnthropicAdapter:
         self.messages: MessagesPassthrough | None = MessagesPassthrough(
             name, (self._url, count_url), self._headers
         )
+        self.responses = None  # /v1/responses is translated (proxy/surfaces/responses)
 
     def build_request(self, req: ChatRequest, ctx: CallContext) -> UpstreamRequest:
         body = to_anthropic_request(req.body, ctx, self._options)

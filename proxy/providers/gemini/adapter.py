@@ -83,6 +83,7 @@ class GeminiAdapter:
         embed_url = with_query(config, base + "/models/{}:batchEmbedContents")
         self.embeddings = GeminiEmbeddings(name, embed_url, self._headers)
         self.messages = None  # /v1/messages is translated (proxy/surfaces/messages)
+        self.responses = None  # /v1/responses is translated (proxy/surfaces/responses)
         # Per upstream model, computed once: the two URLs and the request options.
         self._per_model: dict[str, tuple[str, str, RequestOptions]] = {}
 
