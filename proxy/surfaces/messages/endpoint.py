@@ -40,6 +40,7 @@ from proxy.surfaces.messages.from_chat import to_message
 from proxy.surfaces.messages.request import MessagesRequest, parse_messages_request
 from proxy.surfaces.messages.stream import ChatToMessages, MessagesStreamPipe
 from proxy.surfaces.messages.to_chat import to_chat_request
+from proxy.tenancy.gate import settle
 from proxy.trace import RequestTrace
 
 if TYPE_CHECKING:
@@ -104,7 +105,7 @@ class MessagesEndpoint:
         state = self.gateway.state
         assert state is not None  # set in the lifespan, before any request
         headers = first_headers(scope["headers"], _WANTED)
-        state.auth.check(headers.get(b"authorization"), headers.get(b"x-api-key"))
+        who = state.auth.check(headers.get(b"authorization"), headers.get(b"x-api-key"))
         content_type = headers.get(b"content-type")
         if content_type is not None and not _JSON_CONTENT.match(content_type):
             raise unsupported_media_type(content_type)
@@ -123,37 +124,46 @@ class MessagesEndpoint:
         )
         router = state.router
         bounded = self.gateway.lifecycle.bounded  # a drain ends the wait with a 503
-        with DisconnectWatch(receive, asyncio.get_running_loop()) as watch:
-            if count:
-                body = await self._count(plan, ctx, request_id, trace, state.routes)
-            elif req.stream:
-                wire = StreamWire(plan.build, plan.pipe, plan.parse_error, error_event)
-                stream = await bounded(
-                    router.open_stream_with(
-                        req.model, ctx, request_id, trace, wire, plan.compatible
+        # Named keys (tenancy/gate.py): model access, limits and budget, as on every surface.
+        reservation = None
+        if state.auth.policy is not None:
+            out = None if count else req.body  # count_tokens produces no output tokens
+            reservation = await state.gate.enter(who, req.model, len(raw), out, trace)
+        try:
+            with DisconnectWatch(receive, asyncio.get_running_loop()) as watch:
+                if count:
+                    body = await self._count(plan, ctx, request_id, trace, state.routes)
+                elif req.stream:
+                    wire = StreamWire(plan.build, plan.pipe, plan.parse_error, error_event)
+                    stream = await bounded(
+                        router.open_stream_with(
+                            req.model, ctx, request_id, trace, wire, plan.compatible
+                        )
                     )
-                )
-                idle = state.config.server.client_idle_timeout
-                await stream.serve(send, self.gateway.lifecycle, watch.stop, idle)
-                return
-            else:
-                reply = await bounded(
-                    router.exchange(
-                        req.model,
-                        "chat",
-                        ctx,
-                        request_id,
-                        trace,
-                        plan.build,
-                        plan.parse,
-                        plan.parse_error,
-                        plan.compatible,
+                    idle = state.config.server.client_idle_timeout
+                    await stream.serve(send, self.gateway.lifecycle, watch.stop, idle)
+                    return
+                else:
+                    reply = await bounded(
+                        router.exchange(
+                            req.model,
+                            "chat",
+                            ctx,
+                            request_id,
+                            trace,
+                            plan.build,
+                            plan.parse,
+                            plan.parse_error,
+                            plan.compatible,
+                        )
                     )
-                )
-                trace.usage, body = reply.usage, reply.body
-            watch.stop()
-            await send_whole(send, 200, body, [(b"content-type", JSON_TYPE), *served(trace)])
-        trace.finish(200)
+                    trace.usage, body = reply.usage, reply.body
+                watch.stop()
+                await send_whole(send, 200, body, [(b"content-type", JSON_TYPE), *served(trace)])
+            trace.finish(200)
+        finally:  # every exit: answered, failed, cancelled, disconnected
+            if reservation is not None:
+                await settle(reservation, trace)
 
     async def _count(
         self,

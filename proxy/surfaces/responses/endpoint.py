@@ -53,6 +53,7 @@ from proxy.surfaces.responses.pipe import ResponsesStreamPipe
 from proxy.surfaces.responses.request import TranslatedRequest, responses_to_chat
 from proxy.surfaces.responses.response import chat_to_response
 from proxy.surfaces.responses.stream import ResponsesStreamTranslator
+from proxy.tenancy.gate import settle
 from proxy.trace import RequestTrace
 
 if TYPE_CHECKING:
@@ -99,7 +100,7 @@ class ResponsesEndpoint:
         state = self.gateway.state
         assert state is not None  # set in the lifespan, before any request
         headers = first_headers(scope["headers"], _WANTED)
-        state.auth.check(headers.get(b"authorization"), headers.get(b"x-api-key"))
+        who = state.auth.check(headers.get(b"authorization"), headers.get(b"x-api-key"))
         content_type = headers.get(b"content-type")
         if content_type is not None and not _JSON_CONTENT.match(content_type):
             raise unsupported_media_type(content_type)
@@ -116,22 +117,42 @@ class ResponsesEndpoint:
         ):
             plan.compatible = _passthrough_only
         bounded = self.gateway.lifecycle.bounded  # a drain ends the wait with a 503
-        with DisconnectWatch(receive, asyncio.get_running_loop()) as watch:
-            if stream:
-                wire = StreamWire(plan.build, plan.pipe, None, plan.fail)
-                call = router.open_stream_with(model, ctx, request_id, trace, wire, plan.compatible)
-                opened = await bounded(call)
-                idle = state.config.server.client_idle_timeout
-                await opened.serve(send, self.gateway.lifecycle, watch.stop, idle)
-                return
-            exchange = router.exchange(
-                model, "chat", ctx, request_id, trace, plan.build, plan.parse, None, plan.compatible
-            )
-            reply = await bounded(exchange)
-            trace.usage = reply.usage
-            watch.stop()
-            await send_whole(send, 200, reply.body, [(b"content-type", JSON_TYPE), *served(trace)])
-        trace.finish(200)
+        # Named keys (tenancy/gate.py): model access, limits and budget, as on every surface.
+        reservation = None
+        if state.auth.policy is not None:
+            reservation = await state.gate.enter(who, model, len(raw), body, trace)
+        try:
+            with DisconnectWatch(receive, asyncio.get_running_loop()) as watch:
+                if stream:
+                    wire = StreamWire(plan.build, plan.pipe, None, plan.fail)
+                    call = router.open_stream_with(
+                        model, ctx, request_id, trace, wire, plan.compatible
+                    )
+                    opened = await bounded(call)
+                    idle = state.config.server.client_idle_timeout
+                    await opened.serve(send, self.gateway.lifecycle, watch.stop, idle)
+                    return
+                exchange = router.exchange(
+                    model,
+                    "chat",
+                    ctx,
+                    request_id,
+                    trace,
+                    plan.build,
+                    plan.parse,
+                    None,
+                    plan.compatible,
+                )
+                reply = await bounded(exchange)
+                trace.usage = reply.usage
+                watch.stop()
+                await send_whole(
+                    send, 200, reply.body, [(b"content-type", JSON_TYPE), *served(trace)]
+                )
+            trace.finish(200)
+        finally:  # every exit: answered, failed, cancelled, disconnected
+            if reservation is not None:
+                await settle(reservation, trace)
 
 
 def parse_responses_request(raw: bytes) -> tuple[dict[str, Any], str, bool]:
