@@ -263,6 +263,8 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
         if self._wrapped.is_closing() and not self._socket.is_closing():
             self._wrapped.close_now()  # lingering: the rest of the request has been drained
             return
+        if self.parser.should_upgrade() and self._should_upgrade():
+            return  # a WebSocket handshake: no request cycle (uvicorn's own check)
         cycle = self.cycle
         if not cycle.response_started:
             cycle.keep_alive = self._keep_alive

@@ -119,13 +119,13 @@ def report(base: str) -> dict[str, Any]:
 
 
 def test_rpm_holds_across_three_replicas(replicas: Callable[..., Any]) -> None:
-    procs, up, _ = replicas(limits="{rpm: 6}")
-    answers = burst(procs, 30)
+    procs, up, _ = replicas(limits="{rpm: 60}")  # the issue's own figure
+    answers = burst(procs, 120)
     statuses = sorted(a.status_code for a in answers)
-    # A burst inside one minute: at most the limit gets through, whatever the spread (all 6
+    # A burst inside one minute: at most the limit gets through, whatever the spread (all 60
     # unless a Redis call ran past its bound on a loaded machine: then 503, never more).
     ok = statuses.count(200)
-    assert 1 <= ok <= 6 and statuses.count(429) >= 24, statuses
+    assert 1 <= ok <= 60 and statuses.count(429) >= 60, statuses
     assert up.hits == ok
     refused = next(a for a in answers if a.status_code == 429)
     assert refused.json()["error"]["code"] == "rate_limit_exceeded"

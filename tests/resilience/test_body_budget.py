@@ -42,7 +42,12 @@ def test_bodies_beyond_the_budget_get_503_until_it_frees(
     # A declared body is reserved at its headers: 2 x 150 000 of the 400 000.
     holder = connect(gw.url)
     sockets.append(holder)
-    holder.sendall(chat_head(150_000) + b'{"model": "m", ')  # and then nothing more
+    # Its reservation must be in place before the first probe below: a probe still being
+    # read when the holder's head arrived would get the holder refused instead. The app
+    # asks for the body (uvicorn's 100 Continue) only once the head was admitted.
+    holder.sendall(chat_head(150_000, "Expect: 100-continue"))
+    assert holder.recv(64).startswith(b"HTTP/1.1 100 Continue")
+    holder.sendall(b'{"model": "m", ')  # and then nothing more
     assert wait_for(lambda: gw.chat(content=PROSE).status_code == 503, timeout=10)
     refused = gw.chat(content=PROSE)
     assert refused.status_code == 503

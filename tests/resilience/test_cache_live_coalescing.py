@@ -251,11 +251,15 @@ async def test_non_stream_follower_of_a_stream_leader_gets_the_whole_answer(
 ) -> None:
     resume = threading.Event()
     fake.script = Script(hold={3: resume})
+    # Built and used once before the leader starts: on a busy machine the SDK's first call
+    # can take seconds, longer than the fake may hold the leader (HOLD_LIMIT).
+    client = sdk(proxy)
+    await client.models.list()
     async with httpx.AsyncClient(timeout=30) as raw:
         url = f"{proxy}/v1/chat/completions"
         async with raw.stream("POST", url, json=BODY, headers=HEAD) as lead:
             assert await Events(lead).next()
-            whole = asyncio.create_task(ask(sdk(proxy), stream=False))
+            whole = asyncio.create_task(ask(client, stream=False))
             await followers_waiting(proxy, 1)
             resume.set()
             assert await whole == STREAMED
