@@ -7,11 +7,12 @@ request in flight, Starlette's per-request layers were a tenth of the time the p
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping
 
 from starlette.types import Receive, Send
 
-from proxy.errors import ProxyError, body_too_large
+from proxy.errors import ProxyError, body_too_large, unsupported_media_type
 
 RawHeaders = list[tuple[bytes, bytes]]
 JSON_TYPE = b"application/json"
@@ -74,3 +75,15 @@ def error_parts(error: ProxyError) -> tuple[bytes, RawHeaders]:
 async def send_error(send: Send, error: ProxyError) -> None:
     body, headers = error_parts(error)
     await send_whole(send, error.status, body, headers)
+
+
+_JSON_CONTENT = re.compile(r"^\s*application/([\w.+-]+\+)?json\s*(;.*)?$", re.IGNORECASE)
+
+
+async def read_json_body(receive: Receive, headers: Mapping[bytes, str], limit: int) -> bytes:
+    """The body of a JSON POST, for every surface: 415 for another declared content type
+    (none is taken as JSON, as curl sends), 413 past `limit` bytes."""
+    content_type = headers.get(b"content-type")
+    if content_type is not None and not _JSON_CONTENT.match(content_type):
+        raise unsupported_media_type(content_type)
+    return await read_body(receive, limit, headers.get(b"content-length"))

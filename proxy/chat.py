@@ -9,23 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from starlette.types import Receive, Scope, Send
 
 from proxy import metrics
+from proxy.answer import answer_failures
 from proxy.asgi import (
     JSON_TYPE,
     ClientDisconnected,
     first_headers,
-    read_body,
+    read_json_body,
     send_error,
     send_whole,
 )
 from proxy.cache.keys import request_scope
-from proxy.errors import ProxyError, internal_error, unsupported_media_type
 from proxy.ids import new_id
 from proxy.providers.base import CallContext
 from proxy.request import ChatRequest, parse_chat_request
@@ -51,7 +50,6 @@ _WANTED = frozenset(
         b"tracestate",
     }
 )
-_JSON_CONTENT = re.compile(r"^\s*application/([\w.+-]+\+)?json\s*(;.*)?$", re.IGNORECASE)
 
 # Watching for a disconnect costs a task per request; a request answered within this time
 # does not need one, and a slower one is still cancelled well within a second.
@@ -67,23 +65,9 @@ class ChatEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
         trace = RequestTrace(metrics.OTHER, stream=False)
-        try:
-            await self._serve(scope, receive, send, request_id, trace)
-        except ProxyError as error:
-            trace.outcome = getattr(error, "outcome", None) or error.code or error.type
-            if trace.rate_headers:  # every answer to a limited named key carries them
-                error.headers = {**decoded(trace.rate_headers), **error.headers}
-            await send_error(send, error)
-            trace.finish(error.status)
-        except ClientDisconnected:
-            trace.outcome, trace.client_disconnected = "client_disconnect", True
-            trace.finish(499)  # nobody reads an answer; nginx's code for the record
-        except Exception as exc:
-            if trace.finished:
-                raise  # a stream whose account is written: uvicorn closes the connection
-            log.exception("unhandled error", exc_info=exc)
-            await send_error(send, internal_error())
-            trace.finish(500)
+        await answer_failures(
+            self._serve(scope, receive, send, request_id, trace), send, trace, send_error
+        )
 
     async def _serve(
         self, scope: Scope, receive: Receive, send: Send, request_id: str, trace: RequestTrace
@@ -94,10 +78,7 @@ class ChatEndpoint:
         if state.tracer is not None:  # tracing on (proxy/tracing.py)
             trace.span = state.tracer.start(headers, trace.start)
         who = state.auth.check(headers.get(b"authorization"), headers.get(b"x-api-key"))
-        content_type = headers.get(b"content-type")
-        if content_type is not None and not _JSON_CONTENT.match(content_type):
-            raise unsupported_media_type(content_type)
-        raw = await read_body(receive, state.max_body_bytes, headers.get(b"content-length"))
+        raw = await read_json_body(receive, headers, state.max_body_bytes)
         req = parse_chat_request(raw, state.config.server.max_request_models)
         trace.model = state.model_label(req.model)
         trace.stream = req.stream
@@ -174,10 +155,6 @@ class ChatEndpoint:
         # Looked up once: on Python 3.11 every lookup of the running loop is a getpid().
         self._loop = asyncio.get_running_loop()
         return self._loop
-
-
-def decoded(headers: tuple[tuple[bytes, bytes], ...]) -> dict[str, str]:
-    return {k.decode("latin-1"): v.decode("latin-1") for k, v in headers}
 
 
 class DisconnectWatch:

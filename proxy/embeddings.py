@@ -11,23 +11,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from typing import TYPE_CHECKING
 
 from starlette.types import Receive, Scope, Send
 
 from proxy import metrics
+from proxy.answer import answer_failures
 from proxy.asgi import (
     JSON_TYPE,
-    ClientDisconnected,
     first_headers,
-    read_body,
+    read_json_body,
     send_error,
     send_whole,
 )
-from proxy.chat import DisconnectWatch, decoded
+from proxy.chat import DisconnectWatch
 from proxy.embeddings_request import EmbeddingsRequest, parse_embeddings_request
-from proxy.errors import ProxyError, internal_error, unsupported_media_type
 from proxy.ids import new_id
 from proxy.logs import REQUEST_ID
 from proxy.providers.base import CallContext, EmbeddingsCodec, Reply, UpstreamRequest
@@ -41,7 +39,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("proxy")
 _WANTED = frozenset({b"authorization", b"x-api-key", b"content-type", b"content-length"})
-_JSON_CONTENT = re.compile(r"^\s*application/([\w.+-]+\+)?json\s*(;.*)?$", re.IGNORECASE)
 
 
 class EmbeddingsEndpoint:
@@ -50,31 +47,14 @@ class EmbeddingsEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         trace = RequestTrace(metrics.OTHER, stream=False)
-        try:
-            await self._serve(scope, receive, send, trace)
-        except ProxyError as error:
-            trace.outcome = getattr(error, "outcome", None) or error.code or error.type
-            if trace.rate_headers:  # every answer to a limited named key carries them
-                error.headers = {**decoded(trace.rate_headers), **error.headers}
-            await send_error(send, error)
-            trace.finish(error.status)
-        except ClientDisconnected:
-            trace.outcome, trace.client_disconnected = "client_disconnect", True
-            trace.finish(499)
-        except Exception as exc:
-            log.exception("unhandled error", exc_info=exc)
-            await send_error(send, internal_error())
-            trace.finish(500)
+        await answer_failures(self._serve(scope, receive, send, trace), send, trace, send_error)
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send, trace: RequestTrace) -> None:
         state = self.gateway.state
         assert state is not None  # set in the lifespan, before any request
         headers = first_headers(scope["headers"], _WANTED)
         who = state.auth.check(headers.get(b"authorization"), headers.get(b"x-api-key"))
-        content_type = headers.get(b"content-type")
-        if content_type is not None and not _JSON_CONTENT.match(content_type):
-            raise unsupported_media_type(content_type)
-        raw = await read_body(receive, state.max_body_bytes, headers.get(b"content-length"))
+        raw = await read_json_body(receive, headers, state.max_body_bytes)
         req = parse_embeddings_request(raw)
         trace.model = state.model_label(req.model)
         reservation = None

@@ -25,10 +25,16 @@ import orjson
 from starlette.types import Receive, Scope, Send
 
 from proxy import metrics
-from proxy.asgi import JSON_TYPE, ClientDisconnected, first_headers, read_body, send_whole
+from proxy.answer import answer_failures
+from proxy.asgi import (
+    JSON_TYPE,
+    first_headers,
+    read_json_body,
+    send_whole,
+)
 from proxy.chat import DisconnectWatch
 from proxy.config import Config, Deployment
-from proxy.errors import ProxyError, UpstreamError, internal_error, unsupported_media_type
+from proxy.errors import UpstreamError
 from proxy.ids import new_id
 from proxy.providers.base import CallContext, Reply, StreamPipe, UpstreamRequest
 from proxy.providers.pipes import DATA_SHAPE_ERRORS, malformed
@@ -61,7 +67,6 @@ _WANTED = frozenset(
         b"anthropic-beta",
     }
 )
-_JSON_CONTENT = re.compile(r"^\s*application/([\w.+-]+\+)?json\s*(;.*)?$", re.IGNORECASE)
 # A dated snapshot suffix (claude-sonnet-4-5-20250929, ...@20250929) names the same family.
 _SNAPSHOT = re.compile(r"[-@]\d{8}$")
 # count_tokens without an anthropic deployment: about four bytes of JSON per token.
@@ -77,21 +82,12 @@ class MessagesEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
         count = scope["path"].endswith("/count_tokens")
         trace = RequestTrace(metrics.OTHER, stream=False)
-        try:
-            await self._serve(scope, receive, send, request_id, trace, count)
-        except ProxyError as error:
-            trace.outcome = getattr(error, "outcome", None) or error.code or error.type
-            await send_anthropic_error(send, error)
-            trace.finish(error.status)
-        except ClientDisconnected:
-            trace.outcome, trace.client_disconnected = "client_disconnect", True
-            trace.finish(499)
-        except Exception as exc:
-            if trace.finished:
-                raise  # a stream whose account is written: uvicorn closes the connection
-            log.exception("unhandled error", exc_info=exc)
-            await send_anthropic_error(send, internal_error())
-            trace.finish(500)
+        await answer_failures(
+            self._serve(scope, receive, send, request_id, trace, count),
+            send,
+            trace,
+            send_anthropic_error,
+        )
 
     async def _serve(
         self,
@@ -106,10 +102,7 @@ class MessagesEndpoint:
         assert state is not None  # set in the lifespan, before any request
         headers = first_headers(scope["headers"], _WANTED)
         who = state.auth.check(headers.get(b"authorization"), headers.get(b"x-api-key"))
-        content_type = headers.get(b"content-type")
-        if content_type is not None and not _JSON_CONTENT.match(content_type):
-            raise unsupported_media_type(content_type)
-        raw = await read_body(receive, state.max_body_bytes, headers.get(b"content-length"))
+        raw = await read_json_body(receive, headers, state.max_body_bytes)
         req = parse_messages_request(raw, count_only=count)
         trace.model = state.model_label(req.model)
         trace.stream = req.stream

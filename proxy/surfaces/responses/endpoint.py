@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -29,17 +28,17 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from proxy import metrics
+from proxy.answer import answer_failures
 from proxy.asgi import (
     JSON_TYPE,
-    ClientDisconnected,
     first_headers,
-    read_body,
+    read_json_body,
     send_error,
     send_whole,
 )
 from proxy.chat import DisconnectWatch
 from proxy.config import Deployment
-from proxy.errors import ProxyError, internal_error, invalid_request, unsupported_media_type
+from proxy.errors import ProxyError, invalid_request
 from proxy.ids import new_id
 from proxy.providers.base import CallContext, Reply, StreamPipe, UpstreamRequest
 from proxy.providers.openai_responses import ResponsesPassthroughPipe
@@ -62,7 +61,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("proxy")
 RESPONSES_PATH = "/v1/responses"
 _WANTED = frozenset({b"authorization", b"x-api-key", b"content-type", b"content-length"})
-_JSON_CONTENT = re.compile(r"^\s*application/([\w.+-]+\+)?json\s*(;.*)?$", re.IGNORECASE)
 WEBSOCKET_REFUSAL = (
     "The Responses API WebSocket mode is not supported by this proxy: use HTTP, POST "
     "/v1/responses with stream: true (Codex CLI: set supports_websockets = false for this "
@@ -78,21 +76,9 @@ class ResponsesEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
         trace = RequestTrace(metrics.OTHER, stream=False)
-        try:
-            await self._serve(scope, receive, send, request_id, trace)
-        except ProxyError as error:
-            trace.outcome = getattr(error, "outcome", None) or error.code or error.type
-            await send_error(send, error)
-            trace.finish(error.status)
-        except ClientDisconnected:
-            trace.outcome, trace.client_disconnected = "client_disconnect", True
-            trace.finish(499)
-        except Exception as exc:
-            if trace.finished:
-                raise  # a stream whose account is written: uvicorn closes the connection
-            log.exception("unhandled error", exc_info=exc)
-            await send_error(send, internal_error())
-            trace.finish(500)
+        await answer_failures(
+            self._serve(scope, receive, send, request_id, trace), send, trace, send_error
+        )
 
     async def _serve(
         self, scope: Scope, receive: Receive, send: Send, request_id: str, trace: RequestTrace
@@ -101,10 +87,7 @@ class ResponsesEndpoint:
         assert state is not None  # set in the lifespan, before any request
         headers = first_headers(scope["headers"], _WANTED)
         who = state.auth.check(headers.get(b"authorization"), headers.get(b"x-api-key"))
-        content_type = headers.get(b"content-type")
-        if content_type is not None and not _JSON_CONTENT.match(content_type):
-            raise unsupported_media_type(content_type)
-        raw = await read_body(receive, state.max_body_bytes, headers.get(b"content-length"))
+        raw = await read_json_body(receive, headers, state.max_body_bytes)
         body, model, stream = parse_responses_request(raw)
         trace.model = state.model_label(model)
         trace.stream = stream
