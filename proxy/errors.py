@@ -13,9 +13,7 @@ a cut; in-band stream errors (passthrough, Anthropic, Gemini) become the same er
 
 from __future__ import annotations
 
-import email.utils
 import math
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -23,6 +21,7 @@ from typing import Literal
 import orjson
 
 from proxy.redaction import FIELD_LIMIT, MESSAGE_LIMIT, client_text
+from proxy.retry_after import parse_retry_after
 
 OpenAIErrorType = Literal[
     "invalid_request_error",
@@ -134,57 +133,6 @@ def unsupported_media_type(content_type: str) -> ProxyError:
         "invalid_request_error",
         f"Unsupported Content-Type '{content_type[:80]}': send 'Content-Type: application/json'.",
         code="unsupported_media_type",
-    )
-
-
-def header_too_large(limit: int, count: int) -> ProxyError:
-    return ProxyError(
-        431,
-        "invalid_request_error",
-        f"Request headers are larger than the proxy's limit of {limit} bytes or {count} fields.",
-        code="request_header_too_large",
-        headers={"connection": "close"},
-    )
-
-
-def request_timeout(what: str, seconds: float) -> ProxyError:
-    return ProxyError(
-        408,
-        "invalid_request_error",
-        f"The request's {what} did not arrive within {seconds:g}s; send it at once.",
-        code="request_timeout",
-        headers={"connection": "close"},
-    )
-
-
-def body_too_costly(limit: int) -> ProxyError:
-    return ProxyError(
-        413,
-        "invalid_request_error",
-        f"Request body would take more than the proxy's limit of {limit} bytes of memory once "
-        "parsed (it holds very many small JSON values); send a smaller request.",
-        code="request_too_large",
-        headers={"connection": "close"},
-    )
-
-
-def body_memory_exhausted(retry_after: int = 1) -> ProxyError:
-    return ProxyError(
-        503,
-        "service_unavailable",
-        "The proxy holds as many request bodies as its memory allows; retry shortly.",
-        code="overloaded",
-        headers={"connection": "close", "retry-after": str(retry_after)},
-    )
-
-
-def too_many_connections(retry_after: int = 1) -> ProxyError:
-    return ProxyError(
-        503,
-        "service_unavailable",
-        "The proxy is at its connection limit; retry shortly.",
-        code="too_many_connections",
-        headers={"connection": "close", "retry-after": str(retry_after)},
     )
 
 
@@ -369,35 +317,6 @@ def pool_exhausted(provider: str, waited: float) -> UpstreamError:
         retryable=True,
         counts_for_breaker=False,
     )
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Retry-After per RFC 9110 §10.2.3: delay-seconds or an HTTP-date.
-
-    Past dates and negative numbers mean 0; anything unparseable means None (the caller
-    applies its default back-off); capping is the caller's policy.
-    """
-    if value is None:
-        return None
-    value = value.strip()
-    seconds: float | None
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = _retry_after_from_date(value, now)
-    if seconds is None or not math.isfinite(seconds):
-        return None
-    return max(0.0, seconds)
-
-
-def _retry_after_from_date(value: str, now: float | None) -> float | None:
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when is None:
-        return None
-    return when.timestamp() - (time.time() if now is None else now)
 
 
 # --- everything failed -----------------------------------------------------------------

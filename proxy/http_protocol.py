@@ -37,8 +37,8 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from proxy.config import ServerConfig
-from proxy.errors import (
-    ProxyError,
+from proxy.errors import ProxyError
+from proxy.http_errors import (
     body_memory_exhausted,
     body_too_costly,
     header_too_large,

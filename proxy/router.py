@@ -46,6 +46,7 @@ from proxy.providers.base import (
 from proxy.providers.pipes import DATA_SHAPE_ERRORS, malformed
 from proxy.request import ChatRequest
 from proxy.streaming import ERROR_BODY_LIMIT, StreamCall, StreamWire
+from proxy.tenancy.cooldowns import SharedCooldowns
 from proxy.tenancy.store import Store
 from proxy.trace import RequestTrace
 from proxy.upstream import TraceHeaders, Upstream
@@ -75,10 +76,8 @@ class Router:
         self, config: Config, routes: Mapping[str, Route], shared: Store | None = None
     ) -> None:
         self._routes = routes
-        # The redis backend: a provider's 429 cooldown is told to and read from every
-        # replica (breakers stay per process). None (memory): nothing is awaited.
-        self._shared = shared
-        self._tasks: set[asyncio.Task[None]] = set()
+        # The redis backend: 429 cooldowns shared by the replicas; None (memory): no awaits.
+        self._cooldowns = SharedCooldowns(shared) if shared is not None else None
         self._plans: dict[str, tuple[Deployment, ...]] = {
             model: config.enabled_deployments(model) for model in config.models
         }
@@ -217,8 +216,8 @@ class Router:
             for retry in range(route.retries + 1):
                 if loop.time() >= deadline:
                     raise self._exhausted(model, attempts, errors)
-                if self._shared is not None:
-                    await self._shared_cooldown(route)
+                if self._cooldowns is not None:
+                    await self._cooldowns.take(route.health)
                 admission = self._admit(route, attempts)
                 if admission is None:
                     break
@@ -316,21 +315,6 @@ class Router:
         attempts.append(Attempt(route.name, skipped))
         return None
 
-    async def _shared_cooldown(self, route: Route) -> None:
-        """Take over a cooldown another replica set (bounded by state.timeout_ms; an
-        unreachable store reads as none)."""
-        assert self._shared is not None
-        seconds = await self._shared.cooldown(route.name)
-        if seconds > 0:
-            route.health.start_cooldown(seconds)
-
-    def _tell_cooldown(self, route: Route, seconds: float) -> None:
-        """Publish a 429's cooldown without making this request wait for the store."""
-        assert self._shared is not None
-        task = asyncio.create_task(self._shared.set_cooldown(route.name, seconds))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
     def _judge(
         self,
         route: Route,
@@ -343,8 +327,8 @@ class Router:
         errors.append(error)
         if error.outcome == "rate_limited":
             applied = route.health.start_cooldown(error.retry_after)
-            if self._shared is not None:
-                self._tell_cooldown(route, applied)
+            if self._cooldowns is not None:
+                self._cooldowns.tell(route.name, applied)
         if error.counts_for_breaker:
             route.health.record_failure(admission, error)
         else:

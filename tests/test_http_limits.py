@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from proxy.config import ServerConfig
-from proxy.errors import header_too_large, request_timeout
+from proxy.http_errors import header_too_large, request_timeout
 from proxy.http_limits import HttpGuard, HttpLimits, body_cost, raw_response
 
 

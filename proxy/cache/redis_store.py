@@ -15,12 +15,11 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import TypeVar
 
-from redis.asyncio import BlockingConnectionPool, Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
+from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from proxy.cache.keys import model_tag
+from proxy.redis_client import bounded_redis
 
 log = logging.getLogger("proxy")
 T = TypeVar("T")
@@ -35,16 +34,7 @@ class RedisByteStore:
         self, url: str, key_prefix: str, timeout_ms: int, max_connections: int = 64
     ) -> None:
         timeout = timeout_ms / 1000
-        pool = BlockingConnectionPool.from_url(
-            url,
-            max_connections=max_connections,
-            timeout=timeout,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            retry=Retry(NoBackoff(), 0),
-            health_check_interval=0,
-        )
-        self._redis: Redis = Redis(connection_pool=pool)
+        self._redis: Redis = bounded_redis(url, timeout, max_connections)
         self._timeout = timeout
         self._prefix = f"{key_prefix}cache:"
         self.errors = 0  # failed calls, for GET /admin/cache

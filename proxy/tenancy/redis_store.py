@@ -14,11 +14,10 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from redis.asyncio import BlockingConnectionPool, Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
+from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from proxy.redis_client import bounded_redis
 from proxy.tenancy import redis_lua, windows
 from proxy.tenancy.store import (
     Ask,
@@ -51,18 +50,7 @@ class RedisStore:
         clock: Callable[[], float] | None = None,  # tests only; None: Redis server TIME
     ) -> None:
         timeout = timeout_ms / 1000
-        # A blocking pool: a burst beyond max_connections waits for a socket (within the same
-        # timeout) instead of failing at once. No retries inside: the bound is the bound.
-        pool = BlockingConnectionPool.from_url(
-            url,
-            max_connections=max_connections,
-            timeout=timeout,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            retry=Retry(NoBackoff(), 0),
-            health_check_interval=0,
-        )
-        self._redis: Redis = Redis(connection_pool=pool)
+        self._redis: Redis = bounded_redis(url, timeout, max_connections)
         self._timeout = timeout
         self._prefix = key_prefix
         self._clock = clock
