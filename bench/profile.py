@@ -55,6 +55,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rate", type=int, default=100, help="py-spy samples per second")
     parser.add_argument("--native", action="store_true", help="py-spy: include C frames")
     parser.add_argument(
+        "--lineno", action="store_true", help="py-spy: stacks by line, not by function"
+    )
+    parser.add_argument(
         "--nonblocking",
         action="store_true",
         help="py-spy: do not pause the proxy per sample (less overhead, torn stacks)",
@@ -87,7 +90,7 @@ def py_spy_command(pid: int, fmt: str, out: Path, args: argparse.Namespace) -> l
     cmd += ["--rate", str(args.rate), "--format", fmt, "--output", str(out)]
     if args.nonblocking:
         cmd.append("--nonblocking")
-    if fmt == "raw":
+    if fmt == "raw" and not args.lineno:
         cmd.append("--nolineno")  # aggregate by function for the summary
     if args.native:
         cmd.append("--native")

@@ -77,7 +77,7 @@ def create_app() -> Any:
     setup_logging(os.environ["PROXY_LOG_LEVEL"], os.environ["PROXY_LOG_FORMAT"])  # type: ignore[arg-type]
     config = load_or_exit(path)
     # The gateway validates a reloaded config fully itself (state.prepare), off the loop.
-    return build_app(config, load=functools.partial(load_config, path))
+    return build_app(config, load=functools.partial(load_config, path), manage_heap=True)
 
 
 def bind(host: str, port: int) -> socket.socket:

@@ -42,10 +42,13 @@ def build_app(
     config: Config,
     transport_factory: TransportFactory = aiohttp_transport,
     load: Callable[[], Config] | None = None,
+    manage_heap: bool = False,
 ) -> Edge:
-    """`load` re-reads the config for reloads; without it reloads are refused."""
+    """`load` re-reads the config for reloads; without it reloads are refused.
+    `manage_heap`: the app is its process's server (not a test's), so it may tune the
+    process's garbage collector (heap.py)."""
     lifecycle = Lifecycle(config.server.max_in_flight, config.server.drain_timeout)
-    gateway = Gateway(config, transport_factory, lifecycle, load)
+    gateway = Gateway(config, transport_factory, lifecycle, load, manage_heap)
     guard = HttpGuard(HttpLimits.from_server(config.server))
 
     @contextlib.asynccontextmanager

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from proxy import metrics
+from proxy import heap, metrics
 from proxy.auth import Authenticator
 from proxy.breakers import ProviderHealth
 from proxy.cache.build import build_cache, retired_store
@@ -136,8 +136,10 @@ class Gateway:
         transport_factory: TransportFactory,
         lifecycle: Lifecycle,
         load: Callable[[], Config] | None = None,
+        manage_heap: bool = False,
     ) -> None:
         self._initial = config
+        self._manage_heap = manage_heap  # the server process's own heap (heap.py)
         self._transport_factory = transport_factory
         self._load = load
         self.lifecycle = lifecycle
@@ -159,6 +161,8 @@ class Gateway:
         self._limiter = Limiter(self._store, self._initial.server.request_timeout + 60)
         self._start_tracing(self._initial)
         self.state = self._build(prepare(self._initial), None)
+        if self._manage_heap:
+            heap.settle()
 
     async def reload(self) -> tuple[bool, str]:
         """Re-read the config; on any error keep the current one. Returns (ok, message)."""
@@ -184,6 +188,10 @@ class Gateway:
             store = retired_store(old.cache, self.state.cache)
             if store is not None:
                 self._retire_store(store, old.config.server.request_timeout)
+            if self._manage_heap:  # the old config is garbage once its requests are done
+                heap.thaw()
+                grace = old.config.server.request_timeout + 1
+                asyncio.get_running_loop().call_later(grace, heap.settle)
         log_fields(log, logging.WARNING, "config reloaded", models=sorted(config.models))
         return True, "reloaded"
 

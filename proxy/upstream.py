@@ -70,8 +70,7 @@ class Upstream:
         """`async with upstream.slot(deadline) as slot:` around `open(..., slot)`: the wait
         for a free connection, bounded by pool_timeout and the request deadline. It is not
         the provider's time: start the provider's clocks after it (`slot.waited`)."""
-        until = min(deadline, asyncio.get_running_loop().time() + self.pool_timeout)
-        return PoolSlot(self._gate, self.provider, until)
+        return PoolSlot(self._gate, self.provider, deadline, self.pool_timeout)
 
     def pool_usage(self) -> tuple[int, int]:
         """(connection slots in use, requests queued for one), for the status page: read

@@ -161,9 +161,9 @@ async def test_a_slot_nobody_took_over_is_freed_when_the_block_ends() -> None:
     gate = asyncio.Semaphore(1)
     loop = asyncio.get_running_loop()
     with pytest.raises(RuntimeError):
-        async with PoolSlot(gate, "up", loop.time() + 60):
+        async with PoolSlot(gate, "up", loop.time() + 60, 60):
             raise RuntimeError("the attempt failed before any response")
-    async with PoolSlot(gate, "up", loop.time() + 60) as slot:
+    async with PoolSlot(gate, "up", loop.time() + 60, 60) as slot:
         body = slot.hand_to(_Body())
     assert gate.locked()  # the response body owns it now
     await body.aclose()

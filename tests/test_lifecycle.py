@@ -37,6 +37,23 @@ async def test_a_drain_ends_a_waiting_request_with_gateway_shutdown(drain_first:
     )
     assert error.headers["connection"] == "close"
     assert not life._stream_timeouts  # nothing left registered
+    assert not life._waiting and not life._cut
+    assert task.cancelling() == 0  # the drain's cancellation was taken back
+
+
+async def test_a_disconnect_while_draining_stays_a_disconnect() -> None:
+    """The client's cancellation and the drain's land together: the request is the
+    client's disconnect (CancelledError), not a 503 nobody would read."""
+    life = Lifecycle(max_in_flight=10, drain_timeout=0.01)
+    started = asyncio.Event()
+    task = asyncio.create_task(life.bounded(_waits_forever(started)))
+    await started.wait()
+    task.cancel()  # the client left...
+    life.begin_drain()
+    life._cut_waiting()  # ...and the drain deadline passed in the same iteration
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not life._waiting and not life._cut
 
 
 async def test_without_a_drain_the_work_answers_and_cancellation_passes_through() -> None:
@@ -53,6 +70,7 @@ async def test_without_a_drain_the_work_answers_and_cancellation_passes_through(
     with pytest.raises(asyncio.CancelledError):
         await task
     assert not life._stream_timeouts
+    assert not life._waiting and not life._cut
 
 
 async def test_a_failed_sighup_reload_is_logged(caplog: pytest.LogCaptureFixture) -> None:
