@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -190,8 +190,7 @@ class Gateway:
                 self._retire_store(store, old.config.server.request_timeout)
             if self._manage_heap:  # the old config is garbage once its requests are done
                 heap.thaw()
-                grace = old.config.server.request_timeout + 1
-                asyncio.get_running_loop().call_later(grace, heap.settle)
+                self._track(self._settle_heap_after(old.config.server.request_timeout))
         log_fields(log, logging.WARNING, "config reloaded", models=sorted(config.models))
         return True, "reloaded"
 
@@ -302,15 +301,22 @@ class Gateway:
     def _retire(self, routes: list[Route], grace: float) -> None:
         for route in routes:
             self._retiring[id(route)] = route
-        task = asyncio.create_task(self._close_after(routes, grace))
-        self._closers.add(task)
-        task.add_done_callback(self._closers.discard)
+        self._track(self._close_after(routes, grace))
 
     def _retire_store(self, store: ByteStore, grace: float) -> None:
         self._retiring_stores[id(store)] = store
-        task = asyncio.create_task(self._close_store_after(store, grace))
+        self._track(self._close_store_after(store, grace))
+
+    def _track(self, work: Coroutine[object, object, None]) -> None:
+        """Run `work` in a task that shutdown cancels (aclose)."""
+        task = asyncio.create_task(work)
         self._closers.add(task)
         task.add_done_callback(self._closers.discard)
+
+    @staticmethod
+    async def _settle_heap_after(grace: float) -> None:
+        await asyncio.sleep(grace + 1)  # past the old config's last request deadline
+        heap.settle()
 
     async def _close_store_after(self, store: ByteStore, grace: float) -> None:
         await asyncio.sleep(grace)  # requests of the old config may still be using it

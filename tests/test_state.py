@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
 import itertools
 import threading
 from collections.abc import Callable
@@ -164,3 +165,25 @@ async def test_only_changed_providers_get_a_new_route(changed: bool) -> None:
     assert (gateway.state.routes[name] is not route) == changed
     assert len(pools.made[name]) == (2 if changed else 1)
     await gateway.aclose()
+
+
+async def test_a_server_gateway_settles_its_heap_at_start_and_after_a_reload() -> None:
+    """The previous config is unfrozen at the reload (its requests may still run) and the
+    heap settled again once they are past their deadline (heap.py)."""
+    name = f"state{next(_names)}"
+    short = yaml_for(name).replace("request_timeout: 600", "request_timeout: 0.01")
+    threshold = gc.get_threshold()
+    gateway = Gateway(parse_config(short, {}), Pools(), Lifecycle(10, 1.0), None, True)
+    gateway._load = lambda: parse_config(short, {})
+    try:
+        gateway.start()
+        assert gc.get_freeze_count() > 0
+        assert (await gateway.reload())[0]
+        assert gc.get_freeze_count() == 0
+        async with asyncio.timeout(10):  # the grace is 1.01 s
+            while gc.get_freeze_count() == 0:
+                await asyncio.sleep(0.01)
+    finally:
+        await gateway.aclose()
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
