@@ -53,6 +53,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--surface", choices=sorted(SURFACES), default="chat")
     parser.add_argument("--modes", default="non-stream,stream", help="comma list")
     parser.add_argument("--extra-config", default="", help="YAML appended to the bench config")
+    parser.add_argument(
+        "--keep", type=Path, help="copy the callgrind dumps here (for callgrind_annotate)"
+    )
     return parser.parse_args(argv)
 
 
@@ -129,6 +132,8 @@ def main(argv: list[str] | None = None) -> None:
                 f"({args.requests} requests after {args.warmup})",
                 flush=True,
             )
+        if args.keep is not None:
+            shutil.copytree(out, args.keep, dirs_exist_ok=True)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 import httpx
 
-from proxy.aiohttp_transport import URL_TEXT, LeanAiohttpTransport
+from proxy.aiohttp_transport import HEADERS_TEXT, URL_TEXT, LeanAiohttpTransport
 from proxy.config import ProviderConfig
 from proxy.errors import UpstreamError, upstream_transport_error
 from proxy.fair_gate import PoolSlot
@@ -91,19 +91,22 @@ class Upstream:
         if target is None or target.headers is not req.headers:
             target = self._target(req)
         body = req.body
-        headers = [
-            *target.raw_headers,
-            (b"x-request-id", request_id.encode()),
-            (b"content-length", str(len(body)).encode()),
+        # A copy of the target's encoded headers (httpx copies a Headers' list as it is), and
+        # the request's own, added in httpx's (name, lowercased name, value) form: httpx's
+        # normalisation of every header was 1.6 us of the 2.6 us it took to build them.
+        headers = httpx.Headers(target.template)
+        headers._list += [
+            (b"x-request-id", b"x-request-id", request_id.encode()),
+            (b"content-length", b"content-length", str(len(body)).encode()),
         ]
-        if tracing:
-            headers.extend(tracing)
+        if tracing:  # names already lowercase (tracing.py)
+            headers._list += [(name, name, value) for name, value in tracing]
         # Headers already encoded and a ready byte stream: httpx's own header normalisation
         # and body encoding were most of the cost of building a request.
         request = httpx.Request(
             "POST",
             target.url,
-            headers=httpx.Headers(headers),
+            headers=headers,
             stream=httpx.ByteStream(body),
             extensions=target.extensions,
         )
@@ -164,7 +167,7 @@ class _Target:
 
     headers: Mapping[str, str]  # the adapter's (constant) mapping this was encoded from
     url: httpx.URL
-    raw_headers: tuple[tuple[bytes, bytes], ...]
+    template: httpx.Headers  # copied by every request, which adds its own after these
     extensions: dict[str, Any]
 
     @classmethod
@@ -172,10 +175,13 @@ class _Target:
         url = httpx.URL(req.url)
         host = url.netloc  # what httpx itself would send as Host
         encoded = tuple((k.lower().encode(), v.encode()) for k, v in req.headers.items())
+        template = httpx.Headers(((b"host", host), *encoded))
         # The URL's text rides along for LeanAiohttpTransport's parse cache: httpx copies
-        # the URL into every request, and turning it back into text costs microseconds.
-        extensions = {**extensions, URL_TEXT: req.url}
-        return cls(req.headers, url, ((b"host", host), *encoded), extensions)
+        # the URL into every request, and turning it back into text costs microseconds;
+        # likewise these headers as aiohttp takes them (text), which lead every request's.
+        fixed = tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in template.raw)
+        extensions = {**extensions, URL_TEXT: req.url, HEADERS_TEXT: fixed}
+        return cls(req.headers, url, template, extensions)
 
 
 def transport_failure(provider: str, exc: BaseException, before_response: bool) -> UpstreamError:

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
 
-from proxy.aiohttp_transport import URL_TEXT, LeanAiohttpTransport
+from proxy.aiohttp_transport import HEADERS_TEXT, URL_TEXT, LeanAiohttpTransport
 from tests.servers import free_port
 
 TIMEOUT = {"connect": 1.0, "read": 5.0, "write": 5.0, "pool": 5.0}
@@ -122,3 +122,23 @@ async def test_connection_refused_is_an_httpx_error_caused_by_aiohttp() -> None:
     finally:
         await lean.aclose()
     assert isinstance(caught.value.__cause__, aiohttp.ClientConnectorError)
+
+
+async def test_headers_given_as_text_lead_and_the_rest_follow(base: str) -> None:
+    """HEADERS_TEXT (upstream.py's constant headers, decoded once) leads the request's
+    headers; what the request has after them is decoded per request."""
+    request = post(f"{base}/echo", b"{}", {"X-Fixed": "f"})
+    request.headers._list.append((b"x-request-id", b"x-request-id", b"r1"))
+    fixed = tuple((k.decode(), v.decode()) for k, v in request.headers.raw[:1])
+    request.extensions[HEADERS_TEXT] = fixed
+    lean = transport()
+    try:
+        response = await lean.handle_async_request(request)
+        body = await response.aread()
+    finally:
+        await lean.aclose()
+    headers = httpx.Response(200, content=body).json()["headers"]
+    assert headers["x-fixed"] == "f" and headers["x-request-id"] == "r1"
+    # The answer's headers as httpx would give them: case-insensitive, raw names kept.
+    assert response.headers["X-UPSTREAM"] == "yes"
+    assert (b"x-upstream", b"yes") in response.headers.raw
