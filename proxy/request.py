@@ -8,8 +8,7 @@ checked; unknown fields are left for the upstream to judge. Messages mirror Open
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -18,8 +17,7 @@ from proxy.errors import ProxyError, invalid_request
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 
 
-@dataclass(frozen=True, slots=True)
-class ChatRequest:
+class ChatRequest(NamedTuple):  # a NamedTuple, as providers/base.py says why
     body: dict[str, Any]  # the parsed client JSON; adapters never mutate it
     # The client's bytes. Never forward them: with duplicate keys they say something other
     # than `body` (orjson keeps the last value); adapters serialize `body` (providers/openai.py).
