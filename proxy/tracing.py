@@ -3,10 +3,12 @@ upstream attempt, exported over OTLP/HTTP (protobuf) by the official SDK's batch
 and exporter, on their own thread so export never runs on the request path.
 
 Spans are built from the request's account: while the request runs only ids, times and
-attributes are recorded (plain dicts); at its end (RequestTrace.finish) they become the
-SDK's finished spans (ReadableSpan) and go to the batch processor. Creating live SDK spans
-cost about six times as much CPU per request on this machine (~120 us against ~20 us for
-two spans); what remains is mostly the exporter's protobuf encoding, in its thread.
+attributes are recorded (plain dicts); at its end (RequestTrace.finish) they are written as
+OTLP protobuf (proxy/tracing_encoding.py) and queued for the export thread
+(proxy/tracing_export.py), which sends them in batches through the official OTLP/HTTP
+exporter. No SDK span object is made: live SDK spans cost about six times as much CPU per
+request as this recording, and the SDK's finished spans and encoder ~100 us per span more
+(measured on the 2-core dev machine; see those modules).
 
 Imported only when `tracing.enabled` is true (state.py): with tracing off no OpenTelemetry
 module is loaded and a request's only tracing work is `trace.span is None` checks.
@@ -37,23 +39,16 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import orjson
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.sampling import Decision
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-from opentelemetry.trace import (
-    SpanContext,
-    SpanKind,
-    Status,
-    StatusCode,
-    TraceFlags,
-    get_current_span,
-)
+from opentelemetry.trace import SpanKind, get_current_span
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from proxy import tracing_encoding as encoding
 from proxy.config import Config, ProviderType, TracingConfig
+from proxy.tracing_export import EncodedSpanExporter, SpanQueue
 
 if TYPE_CHECKING:
     from proxy.errors import UpstreamError
@@ -78,30 +73,35 @@ _PARAMETERS = {
     "max_completion_tokens": "gen_ai.request.max_tokens",
     "seed": "gen_ai.request.seed",
 }
+# A span's status: (opentelemetry.proto.trace.v1.Status.StatusCode, message).
+Status = tuple[int, str | None]
+_UNSET: Status = (encoding.UNSET, None)
+_ERROR: Status = (encoding.ERROR, None)
 
 
 class Tracing:
-    """The process's sampler, ids, resource and batch exporter: built once, flushed once."""
+    """The process's sampler, ids, resource and span export: built once, flushed once."""
 
     def __init__(self) -> None:
         resource = Resource.create()  # OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES
         if str(resource.attributes.get(SERVICE_NAME, "")).startswith("unknown_service"):
             resource = resource.merge(Resource({SERVICE_NAME: "llm-proxy"}))
-        # The sampler comes from OTEL_TRACES_SAMPLER (default parentbased_always_on).
+        # The sampler comes from OTEL_TRACES_SAMPLER (default parentbased_always_on). The
+        # provider makes no spans: it holds the sampler, the ids and the resource, and its
+        # shutdown flushes the queue.
         self._provider = TracerProvider(resource=resource)
-        self.processor = BatchSpanProcessor(OTLPSpanExporter())
-        self._provider.add_span_processor(self.processor)  # its shutdown flushes the queue
+        batch = encoding.Batch(self._provider.resource, InstrumentationScope("llm-proxy"))
+        self.queue = SpanQueue(EncodedSpanExporter(), batch)
+        self._provider.add_span_processor(self.queue)
         self.sampler = self._provider.sampler
         self.ids = self._provider.id_generator
-        self.resource = self._provider.resource
-        self.scope = InstrumentationScope("llm-proxy")
 
     def for_config(self, config: Config) -> Tracer:
         return Tracer(self, config)
 
     async def aclose(self, timeout: float) -> None:
-        """Export what is still queued, waiting at most `timeout` seconds: the SDK's
-        shutdown blocks (and retries an unreachable collector), so it runs in a daemon
+        """Export what is still queued, waiting at most `timeout` seconds: the shutdown
+        blocks (and the exporter retries an unreachable collector), so it runs in a daemon
         thread that the process does not wait for."""
         thread = threading.Thread(target=self._provider.shutdown, daemon=True)
         thread.start()
@@ -123,33 +123,36 @@ class Tracer:
     def start(self, headers: Mapping[bytes, str], start: float) -> RequestSpan:
         """The request's span, continuing the caller's W3C trace if it sent one. `start`
         is the trace's perf_counter start, so the span covers the whole request."""
-        carrier = {k.decode(): v for k, v in headers.items() if k in _TRACE_HEADERS}
-        parent_context = _PROPAGATOR.extract(carrier) if carrier else None
-        parent: SpanContext | None = None
-        if parent_context is not None:
-            parent = get_current_span(parent_context).get_span_context()
-            parent = parent if parent.is_valid else None
         tracing = self.tracing
+        parent_context = parent = None
+        if b"traceparent" in headers:
+            carrier = {k.decode(): v for k, v in headers.items() if k in _TRACE_HEADERS}
+            parent_context = _PROPAGATOR.extract(carrier)
+            caller = get_current_span(parent_context).get_span_context()
+            parent = caller if caller.is_valid else None
         trace_id = parent.trace_id if parent is not None else tracing.ids.generate_trace_id()
         sampling = tracing.sampler.should_sample(parent_context, trace_id, "chat", SpanKind.SERVER)
-        flags = TraceFlags(
-            TraceFlags.SAMPLED if sampling.decision is Decision.RECORD_AND_SAMPLE else 0
-        )
-        ctx = SpanContext(
-            trace_id, tracing.ids.generate_span_id(), False, flags, sampling.trace_state
-        )
+        state = sampling.trace_state
         begun = time.time_ns() - int((time.perf_counter() - start) * 1e9)
-        return RequestSpan(self, ctx, parent, begun)
+        return RequestSpan(
+            self,
+            trace_id,
+            tracing.ids.generate_span_id(),
+            sampling.decision is Decision.RECORD_AND_SAMPLE,
+            state.to_header() if state else "",
+            None if parent is None else (parent.span_id, parent.is_remote),
+            begun,
+        )
 
 
 class _Attempt:
     """One upstream attempt's span, as recorded while it runs."""
 
-    __slots__ = ("attributes", "context", "end", "name", "start", "status")
+    __slots__ = ("attributes", "end", "name", "span_id", "start", "status")
 
-    def __init__(self, name: str, context: SpanContext, attributes: dict[str, Any]) -> None:
+    def __init__(self, name: str, span_id: int, attributes: dict[str, Any]) -> None:
         self.name = name
-        self.context = context
+        self.span_id = span_id
         self.attributes = attributes
         self.start = time.time_ns()
         self.end = 0
@@ -158,10 +161,10 @@ class _Attempt:
 
 class RequestSpan:
     """One request's span and its attempts' spans, recorded as plain data while the request
-    runs and handed to the exporter as finished spans at its end: no SDK span object (with
-    its lock, attribute checks and processor calls) on the request path. Span ids come from
-    the SDK's id generator and the sampling decision from its sampler (OTEL_TRACES_SAMPLER);
-    an unsampled request still passes on a traceparent (flags 00) and exports nothing."""
+    runs and encoded for export at its end: no SDK span object (with its lock, attribute
+    checks and processor calls) on the request path. Span ids come from the SDK's id
+    generator and the sampling decision from its sampler (OTEL_TRACES_SAMPLER); an
+    unsampled request still passes on a traceparent (flags 00) and exports nothing."""
 
     __slots__ = (
         "_attempts",
@@ -170,17 +173,30 @@ class RequestSpan:
         "_start",
         "_tracer",
         "attributes",
-        "context",
         "headers",
         "name",
+        "sampled",
+        "span_id",
+        "trace_id",
+        "trace_state",
     )
 
     def __init__(
-        self, tracer: Tracer, context: SpanContext, parent: SpanContext | None, start: int
+        self,
+        tracer: Tracer,
+        trace_id: int,
+        span_id: int,
+        sampled: bool,
+        trace_state: str,
+        parent: tuple[int, bool] | None,
+        start: int,
     ) -> None:
         self._tracer = tracer
-        self.context = context
-        self._parent = parent
+        self.trace_id = trace_id
+        self.span_id = span_id
+        self.sampled = sampled
+        self.trace_state = trace_state  # the W3C tracestate header, "" for none
+        self._parent = parent  # (the caller's span id, remote)
         self._start = start
         self.name = "chat"
         self.attributes: dict[str, Any] = {}
@@ -191,7 +207,7 @@ class RequestSpan:
 
     def ids(self) -> tuple[str, str]:
         """(trace id, span id) in hex, for the access log line."""
-        return f"{self.context.trace_id:032x}", f"{self.context.span_id:016x}"
+        return f"{self.trace_id:032x}", f"{self.span_id:016x}"
 
     def request(self, req: ChatRequest, route: str | None) -> None:
         """What the client asked for, once the body is parsed."""
@@ -214,23 +230,17 @@ class RequestSpan:
     def start_attempt(self, provider: str, model: str) -> None:
         """A client span for one upstream attempt; its traceparent goes upstream."""
         self.end_attempt("abandoned")  # never left open by a path that forgot it
-        own = self.context
-        ctx = SpanContext(
-            own.trace_id,
-            self._tracer.tracing.ids.generate_span_id(),
-            False,
-            own.trace_flags,
-            own.trace_state,
-        )
+        span_id = self._tracer.tracing.ids.generate_span_id()
         fixed = self._tracer.providers.get(provider, {})
-        self._current = _Attempt(f"chat {model}", ctx, {**fixed, "gen_ai.request.model": model})
+        self._current = _Attempt(f"chat {model}", span_id, {**fixed, "gen_ai.request.model": model})
         # W3C Trace Context, written directly (what TraceContextTextMapPropagator.inject
         # writes, without building a Context per attempt).
-        parent = f"00-{ctx.trace_id:032x}-{ctx.span_id:016x}-{ctx.trace_flags:02x}"
-        headers = [(b"traceparent", parent.encode())]
-        if ctx.trace_state:
-            headers.append((b"tracestate", ctx.trace_state.to_header().encode()))
-        self.headers = tuple(headers)
+        flags = "01" if self.sampled else "00"
+        parent = f"00-{self.trace_id:032x}-{span_id:016x}-{flags}".encode()
+        if self.trace_state:
+            self.headers = ((b"traceparent", parent), (b"tracestate", self.trace_state.encode()))
+        else:
+            self.headers = ((b"traceparent", parent),)
 
     def first_chunk(self, seconds: float) -> None:
         if self._current is not None:
@@ -245,7 +255,7 @@ class RequestSpan:
         if outcome != "ok":
             attempt.attributes["error.type"] = outcome
             # The message is redacted where the error was built (errors.py).
-            attempt.status = Status(StatusCode.ERROR, error.message if error else outcome)
+            attempt.status = (encoding.ERROR, error.message if error else outcome)
         self._attempts.append(attempt)
 
     def reply(self, body: bytes) -> None:
@@ -273,7 +283,7 @@ class RequestSpan:
         if ttft is not None:
             self.first_chunk(ttft)
         self.end_attempt(trace.outcome)  # a stream's attempt ends with the stream
-        if not self.context.trace_flags.sampled:
+        if not self.sampled:
             return
         attributes = self.attributes
         attributes["http.response.status_code"] = status
@@ -302,40 +312,38 @@ class RequestSpan:
         self._export(attributes, state)
 
     def _export(self, attributes: dict[str, Any], status: Status) -> None:
-        tracing = self._tracer.tracing
-        for a in self._attempts:
-            tracing.processor.on_end(
-                ReadableSpan(
-                    a.name,
-                    a.context,
-                    self.context,
-                    tracing.resource,
-                    a.attributes,
-                    kind=SpanKind.CLIENT,
-                    status=a.status,
-                    start_time=a.start,
-                    end_time=a.end,
-                    instrumentation_scope=tracing.scope,
-                )
+        """Both spans (all attempts'), encoded now and queued for the export thread."""
+        trace_id, state, own = self.trace_id, self.trace_state, (self.span_id, False)
+        spans = [
+            encoding.span(
+                trace_id,
+                a.span_id,
+                state,
+                own,
+                a.name,
+                encoding.CLIENT,
+                a.start,
+                a.end,
+                encoding.attributes(a.attributes),
+                a.status,
             )
-        tracing.processor.on_end(
-            ReadableSpan(
-                self.name,
-                self.context,
+            for a in self._attempts
+        ]
+        spans.append(
+            encoding.span(
+                trace_id,
+                self.span_id,
+                state,
                 self._parent,
-                tracing.resource,
-                attributes,
-                kind=SpanKind.SERVER,
-                status=status,
-                start_time=self._start,
-                end_time=time.time_ns(),
-                instrumentation_scope=tracing.scope,
+                self.name,
+                encoding.SERVER,
+                self._start,
+                time.time_ns(),
+                encoding.attributes(attributes),
+                status,
             )
         )
-
-
-_UNSET = Status(StatusCode.UNSET)
-_ERROR = Status(StatusCode.ERROR)
+        self._tracer.tracing.queue.put(spans)
 
 
 def _provider_attributes(name: str, ptype: ProviderType, base_url: str) -> dict[str, Any]:
