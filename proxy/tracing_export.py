@@ -108,7 +108,8 @@ class SpanQueue(SpanProcessor):
                 self._full = True
                 log.warning("span queue full (%s spans): dropping spans", self._max_queue)
             return
-        self._full = False
+        if self._full:
+            self._full = False
         queue.extend(spans)
         if len(queue) >= self._max_batch and not self._wake.is_set():
             self._wake.set()

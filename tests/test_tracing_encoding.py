@@ -41,17 +41,19 @@ def both(spans: list[dict[str, Any]], resource: Resource = RESOURCE) -> tuple[by
 
 
 def _ours(s: dict[str, Any]) -> bytes:
+    parent = s["parent"]
+    status = s["status"]
     return encoding.span(
-        s["trace_id"],
+        encoding.trace_id(s["trace_id"]),
         s["span_id"],
-        s["trace_state"],
-        s["parent"],
+        encoding.links(s["trace_state"], None if parent is None else parent[0]),
         s["name"],
         s["kind"],
         s["start"],
         s["end"],
         encoding.attributes(s["attributes"]),
-        s["status"],
+        encoding.UNSET_STATUS if status == encoding.UNSET_STATUS else status,
+        parent is not None and parent[1],
     )
 
 
@@ -230,3 +232,27 @@ def test_random_spans_match(seed: int) -> None:
             )
         )
     assert_same(spans)
+
+
+@pytest.mark.parametrize(
+    "value", ["", "chatcmpl-123", "x" * 125, "x" * 126, "x" * 127, "é" * 70, "y" * 300, "\ud800"]
+)
+def test_unique_strings_as_attributes_writes_them(value: str) -> None:
+    expected = encoding.attributes({"gen_ai.response.id": value})
+    assert encoding.unique("gen_ai.response.id", value) == expected
+
+
+@pytest.mark.parametrize(
+    "value", [0, 1, 127, 128, 300, 16383, 16384, 1 << 40, -1, -(1 << 63), 1 << 63]
+)
+def test_an_integer_as_attributes_writes_it(value: int) -> None:
+    key = "gen_ai.usage.input_tokens"
+    assert encoding.integer(key, value) == encoding.attributes({key: value})
+
+
+def test_one_attribute_and_doubles_as_attributes_writes_them() -> None:
+    for key, value in SERVER_ATTRIBUTES.items():
+        assert encoding.attribute(key, value) == encoding.attributes({key: value})
+    assert encoding.attribute("l", ["a", "b"]) == encoding.attributes({"l": ("a", "b")})
+    for value in (0.0, 1e-05, 12.5, -3.0):
+        assert encoding.double("d", value) == encoding.attributes({"d": value})

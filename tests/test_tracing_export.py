@@ -23,8 +23,10 @@ BATCH = encoding.Batch(Resource({"service.name": "queue-test"}), Instrumentation
 
 
 def encoded(span_id: int) -> bytes:
+    trace = encoding.trace_id(7)
+    status = encoding.UNSET_STATUS
     return encoding.span(
-        7, span_id, "", None, f"s{span_id}", encoding.SERVER, 1, 2, b"", (encoding.UNSET, None)
+        trace, span_id, b"", f"s{span_id}", encoding.SERVER, 1, 2, b"", status, False
     )
 
 
