@@ -73,7 +73,8 @@ class Tracing:
         # provider makes no spans: it holds the sampler, the ids and the resource, and its
         # shutdown flushes the queue.
         self._provider = TracerProvider(resource=resource)
-        batch = encoding.Batch(self._provider.resource, InstrumentationScope("llm-proxy"))
+        self.resource, self.scope = self._provider.resource, InstrumentationScope("llm-proxy")
+        batch = encoding.Batch(self.resource, self.scope)
         self.queue = SpanQueue(EncodedSpanExporter(), batch)
         self._provider.add_span_processor(self.queue)
         self.sampler = self._provider.sampler
