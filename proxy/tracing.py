@@ -1,14 +1,14 @@
 """OpenTelemetry spans for chat requests: one server span per request, one client span per
-upstream attempt, exported over OTLP/HTTP (protobuf) by the official SDK's batch processor
-and exporter, on their own thread so export never runs on the request path.
+upstream attempt, exported over OTLP/HTTP (protobuf) in batches by a thread of their own,
+never on the request path.
 
-Spans are built from the request's account: while the request runs only ids, times and
-attributes are recorded (plain dicts); at its end (RequestTrace.finish) they are written as
-OTLP protobuf (proxy/tracing_encoding.py) and queued for the export thread
-(proxy/tracing_export.py), which sends them in batches through the official OTLP/HTTP
-exporter. No SDK span object is made: live SDK spans cost about six times as much CPU per
-request as this recording, and the SDK's finished spans and encoder ~100 us per span more
-(measured on the 2-core dev machine; see those modules).
+The SDK gives the sampler, the span ids and the resource; the official OTLP/HTTP exporter
+sends. In between no SDK span object is made: a request's spans are recorded as ids, times
+and encoded attribute blocks (proxy/tracing_span.py), written as OTLP protobuf when it
+ends (proxy/tracing_encoding.py) and queued for the export thread (proxy/tracing_export.py).
+Measured on the 2-core dev machine, live SDK spans cost ~120 us of CPU a request, and
+finished SDK spans through BatchSpanProcessor and the exporter's encoder ~400 us a request
+end to end (bench.tracing), most of it encoding; see bench/README.md for what this costs.
 
 Imported only when `tracing.enabled` is true (state.py): with tracing off no OpenTelemetry
 module is loaded and a request's only tracing work is `trace.span is None` checks.
@@ -16,7 +16,8 @@ module is loaded and a request's only tracing work is `trace.span is None` check
 Where spans go, the service name, the sampler and resource attributes come from the
 standard OTEL_* environment variables (OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT,
 OTEL_EXPORTER_OTLP_HEADERS, OTEL_SERVICE_NAME, OTEL_TRACES_SAMPLER[_ARG],
-OTEL_RESOURCE_ATTRIBUTES, OTEL_BSP_*), read by the SDK itself.
+OTEL_RESOURCE_ATTRIBUTES), read by the SDK and the exporter themselves; the batching
+knobs (OTEL_BSP_*) by tracing_export.py, as the SDK's BatchSpanProcessor reads them.
 
 Attribute names follow the OpenTelemetry GenAI semantic conventions as shipped in
 opentelemetry-semantic-conventions 0.66b2 (opentelemetry/semconv/_incubating/attributes/

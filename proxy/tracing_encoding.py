@@ -38,10 +38,12 @@ _LOCAL_PARENT, _REMOTE_PARENT = 0x100, 0x300
 _DOUBLE = Struct("<d")
 _INT64 = 1 << 63
 _UINT64 = (1 << 64) - 1
-
-
 _ONE = [bytes((n,)) for n in range(0x80)]  # one-byte varints: bytes((n,)) costs more
 _TWO = Struct("<H")  # two-byte varints, packed
+# Encoded pieces are kept (below): at most this many per table, a full one starts over;
+# strings longer than this are not kept (content may be megabytes).
+_CACHE_LIMIT = 4096
+_CACHED_STR_LENGTH = 128
 
 
 def _varint(n: int) -> bytes:
@@ -103,14 +105,12 @@ def _attribute(key: str, value: Any) -> bytes:
     return (b"\x4a" + _ONE[n] if n < 0x80 else b"\x4a" + _varint(n)) + pair
 
 
-# Most of a request's attributes repeat from one request to the next (model and provider
-# names, outcomes, status codes, token counts), so encoded attributes are kept by (key,
-# value, value type): the type, as True == 1 == 1.0 would share an entry otherwise. Not
-# kept: doubles (durations), long strings (content may be megabytes), arrays of anything
-# but short strings. A full table starts over. Looked up through map() and zip(), so a hit
-# runs no Python code: per attribute, a loop in Python cost about four times as much.
-_CACHE_LIMIT = 4096
-_CACHED_STR_LENGTH = 128
+# Attributes repeat from one request to the next (model and provider names, outcomes,
+# status codes), so encoded attributes are kept by (key, value, value type): the type, as
+# True == 1 == 1.0 would share an entry otherwise. Not kept: doubles (durations), long
+# strings, arrays of anything but short strings. attributes() looks them up through map()
+# and zip(), so a hit runs no Python code: ~0.9k instructions an attribute (callgrind),
+# against ~1.5k for a loop in Python, after ~4k to set up.
 # A double's attribute is its key's fixed head and the value's 8 bytes.
 _DOUBLE_HEADS: dict[str, bytes] = {}
 
