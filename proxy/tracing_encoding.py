@@ -189,6 +189,30 @@ def integer(key: str, value: int) -> bytes:
 
 
 _INT_HEADS: dict[str, tuple[bytes, bytes]] = {}
+_USAGE = (
+    "gen_ai.usage.input_tokens",
+    "gen_ai.usage.output_tokens",
+    "gen_ai.usage.cache_read.input_tokens",
+    "gen_ai.usage.reasoning.output_tokens",
+)
+
+
+def usage(prompt: int, completion: int, cached: int, reasoning: int) -> bytes:
+    """The four gen_ai.usage.* token counts, as integer() writes each: one call instead of
+    four (each call is ~1k instructions of the ~1.6k an integer() costs, callgrind)."""
+    heads = _USAGE_HEADS
+    return b"".join(
+        (
+            heads[0][0] + _ONE[prompt] if 0 <= prompt < 0x80 else integer(_USAGE[0], prompt),
+            heads[1][0] + _ONE[completion]
+            if 0 <= completion < 0x80
+            else integer(_USAGE[1], completion),
+            heads[2][0] + _ONE[cached] if 0 <= cached < 0x80 else integer(_USAGE[2], cached),
+            heads[3][0] + _ONE[reasoning]
+            if 0 <= reasoning < 0x80
+            else integer(_USAGE[3], reasoning),
+        )
+    )
 
 
 def _int_heads(key: str) -> tuple[bytes, bytes]:
@@ -196,6 +220,9 @@ def _int_heads(key: str) -> tuple[bytes, bytes]:
     if len(_INT_HEADS) < _CACHE_LIMIT:
         _INT_HEADS[key] = heads
     return heads
+
+
+_USAGE_HEADS = [_int_heads(key) for key in _USAGE]
 
 
 def double(key: str, value: float) -> bytes:

@@ -231,13 +231,10 @@ class RequestSpan:
         parts = [self._request, self._reply, ended]
         if ttft is not None:
             parts.append(encoding.double(_TTFT, ttft))
-        usage, integer = trace.usage, encoding.integer
+        usage = trace.usage
         if usage is not None:
-            parts += (
-                integer("gen_ai.usage.input_tokens", usage.prompt),
-                integer("gen_ai.usage.output_tokens", usage.completion),
-                integer("gen_ai.usage.cache_read.input_tokens", usage.cached),
-                integer("gen_ai.usage.reasoning.output_tokens", usage.reasoning),
+            parts.append(
+                encoding.usage(usage.prompt, usage.completion, usage.cached, usage.reasoning)
             )
         # Issue 11 hook: once the trace carries the caller's key name, record it here as
         # the attribute llm_proxy.key.name (a configured name, never the key itself).
@@ -252,11 +249,12 @@ class RequestSpan:
         export thread (proxy/tracing_export.py)."""
         tracer, parent, state = self._tracer, self._parent, self.trace_state
         trace = encoding.trace_id(self.trace_id)
-        below = encoding.links(state, self.span_id)  # an attempt's
-        if parent is None and not state:
-            own = b""  # a root span without a trace state: nothing to link
-        else:
+        if state:
+            below = encoding.links(state, self.span_id)  # an attempt's
             own = encoding.links(state, None if parent is None else parent[0])
+        else:  # most requests: parent span ids only (what links() writes)
+            below = b"\x22\x08" + self.span_id.to_bytes(8, "big")
+            own = b"" if parent is None else b"\x22\x08" + parent[0].to_bytes(8, "big")
         spans = []
         for a in self._attempts:
             ttft = b"" if a.ttft is None else encoding.double(_TTFT, a.ttft)

@@ -256,3 +256,12 @@ def test_one_attribute_and_doubles_as_attributes_writes_them() -> None:
     assert encoding.attribute("l", ["a", "b"]) == encoding.attributes({"l": ("a", "b")})
     for value in (0.0, 1e-05, 12.5, -3.0):
         assert encoding.double("d", value) == encoding.attributes({"d": value})
+
+
+@pytest.mark.parametrize(
+    "counts", [(0, 0, 0, 0), (9, 127, 128, 300), (16384, 1 << 40, -1, 5), (1 << 63, 1, 2, 3)]
+)
+def test_usage_as_attributes_writes_it(counts: tuple[int, int, int, int]) -> None:
+    names = ("input_tokens", "output_tokens", "cache_read.input_tokens", "reasoning.output_tokens")
+    expected = {f"gen_ai.usage.{name}": value for name, value in zip(names, counts, strict=True)}
+    assert encoding.usage(*counts) == encoding.attributes(expected)
