@@ -145,7 +145,7 @@ class ChatEndpoint:
         reply = await bounded(state.router.complete(req, ctx, request_id, trace))
         trace.usage = reply.usage
         if trace.span is not None:
-            trace.span.reply(reply.body)
+            trace.span.reply(reply)
         # Sent inside the watch: a disconnect seen before stop() surfaces as
         # ClientDisconnected here, not as a stray cancellation after the block.
         stop_watch()

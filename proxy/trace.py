@@ -19,7 +19,7 @@ from proxy.logs import log_fields
 from proxy.providers.base import Usage
 
 if TYPE_CHECKING:
-    from proxy.tracing import RequestSpan
+    from proxy.tracing_span import RequestSpan
 
 log = logging.getLogger("proxy.access")
 
@@ -112,6 +112,6 @@ class RequestTrace:
             fields["models"] = list(self.models)
         if self.route is not None:
             fields["route"] = self.route
-        if self.span is not None:
+        if self.span is not None and log.isEnabledFor(logging.INFO):  # not formatted unread
             fields["trace_id"], fields["span_id"] = self.span.ids()
         log_fields(log, logging.INFO, "request", **fields)

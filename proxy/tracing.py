@@ -1,12 +1,14 @@
 """OpenTelemetry spans for chat requests: one server span per request, one client span per
-upstream attempt, exported over OTLP/HTTP (protobuf) by the official SDK's batch processor
-and exporter, on their own thread so export never runs on the request path.
+upstream attempt, exported over OTLP/HTTP (protobuf) in batches by a thread of their own,
+never on the request path.
 
-Spans are built from the request's account: while the request runs only ids, times and
-attributes are recorded (plain dicts); at its end (RequestTrace.finish) they become the
-SDK's finished spans (ReadableSpan) and go to the batch processor. Creating live SDK spans
-cost about six times as much CPU per request on this machine (~120 us against ~20 us for
-two spans); what remains is mostly the exporter's protobuf encoding, in its thread.
+The SDK gives the sampler, the span ids and the resource; the official OTLP/HTTP exporter
+sends. In between no SDK span object is made: a request's spans are recorded as ids, times
+and encoded attribute blocks (proxy/tracing_span.py), written as OTLP protobuf when it
+ends (proxy/tracing_encoding.py) and queued for the export thread (proxy/tracing_export.py).
+Measured on the 2-core dev machine, live SDK spans cost ~120 us of CPU a request, and
+finished SDK spans through BatchSpanProcessor and the exporter's encoder ~400 us a request
+end to end (bench.tracing), most of it encoding; see bench/README.md for what this costs.
 
 Imported only when `tracing.enabled` is true (state.py): with tracing off no OpenTelemetry
 module is loaded and a request's only tracing work is `trace.span is None` checks.
@@ -14,7 +16,8 @@ module is loaded and a request's only tracing work is `trace.span is None` check
 Where spans go, the service name, the sampler and resource attributes come from the
 standard OTEL_* environment variables (OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT,
 OTEL_EXPORTER_OTLP_HEADERS, OTEL_SERVICE_NAME, OTEL_TRACES_SAMPLER[_ARG],
-OTEL_RESOURCE_ATTRIBUTES, OTEL_BSP_*), read by the SDK itself.
+OTEL_RESOURCE_ATTRIBUTES), read by the SDK and the exporter themselves; the batching
+knobs (OTEL_BSP_*) by tracing_export.py, as the SDK's BatchSpanProcessor reads them.
 
 Attribute names follow the OpenTelemetry GenAI semantic conventions as shipped in
 opentelemetry-semantic-conventions 0.66b2 (opentelemetry/semconv/_incubating/attributes/
@@ -33,32 +36,20 @@ import asyncio
 import threading
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-import orjson
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.sampling import Decision
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-from opentelemetry.trace import (
-    SpanContext,
-    SpanKind,
-    Status,
-    StatusCode,
-    TraceFlags,
-    get_current_span,
-)
+from opentelemetry.trace import SpanKind, get_current_span
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from proxy.config import Config, ProviderType, TracingConfig
-
-if TYPE_CHECKING:
-    from proxy.errors import UpstreamError
-    from proxy.request import ChatRequest
-    from proxy.trace import RequestTrace
+from proxy import tracing_encoding as encoding
+from proxy.config import Config, ProviderType
+from proxy.tracing_export import EncodedSpanExporter, SpanQueue
+from proxy.tracing_span import RequestSpan
 
 _PROPAGATOR = TraceContextTextMapPropagator()
 _TRACE_HEADERS = frozenset({b"traceparent", b"tracestate"})
@@ -70,38 +61,32 @@ _PROVIDER_NAMES: Mapping[str, str] = {
     "anthropic": "anthropic",
     "gemini": "gcp.gemini",
 }
-# Request parameters recorded when the client set them: body field -> attribute.
-_PARAMETERS = {
-    "temperature": "gen_ai.request.temperature",
-    "top_p": "gen_ai.request.top_p",
-    "max_tokens": "gen_ai.request.max_tokens",
-    "max_completion_tokens": "gen_ai.request.max_tokens",
-    "seed": "gen_ai.request.seed",
-}
 
 
 class Tracing:
-    """The process's sampler, ids, resource and batch exporter: built once, flushed once."""
+    """The process's sampler, ids, resource and span export: built once, flushed once."""
 
     def __init__(self) -> None:
         resource = Resource.create()  # OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES
         if str(resource.attributes.get(SERVICE_NAME, "")).startswith("unknown_service"):
             resource = resource.merge(Resource({SERVICE_NAME: "llm-proxy"}))
-        # The sampler comes from OTEL_TRACES_SAMPLER (default parentbased_always_on).
+        # The sampler comes from OTEL_TRACES_SAMPLER (default parentbased_always_on). The
+        # provider makes no spans: it holds the sampler, the ids and the resource, and its
+        # shutdown flushes the queue.
         self._provider = TracerProvider(resource=resource)
-        self.processor = BatchSpanProcessor(OTLPSpanExporter())
-        self._provider.add_span_processor(self.processor)  # its shutdown flushes the queue
+        self.resource, self.scope = self._provider.resource, InstrumentationScope("llm-proxy")
+        batch = encoding.Batch(self.resource, self.scope)
+        self.queue = SpanQueue(EncodedSpanExporter(), batch)
+        self._provider.add_span_processor(self.queue)
         self.sampler = self._provider.sampler
         self.ids = self._provider.id_generator
-        self.resource = self._provider.resource
-        self.scope = InstrumentationScope("llm-proxy")
 
     def for_config(self, config: Config) -> Tracer:
         return Tracer(self, config)
 
     async def aclose(self, timeout: float) -> None:
-        """Export what is still queued, waiting at most `timeout` seconds: the SDK's
-        shutdown blocks (and retries an unreachable collector), so it runs in a daemon
+        """Export what is still queued, waiting at most `timeout` seconds: the shutdown
+        blocks (and the exporter retries an unreachable collector), so it runs in a daemon
         thread that the process does not wait for."""
         thread = threading.Thread(target=self._provider.shutdown, daemon=True)
         thread.start()
@@ -109,233 +94,120 @@ class Tracing:
 
 
 class Tracer:
-    """What a request needs to start its span, precomputed per config (state.py)."""
+    """What a request's spans need, precomputed per config (state.py), and the encoded
+    attribute blocks that repeat from request to request (proxy/tracing_span.py)."""
 
     def __init__(self, tracing: Tracing, config: Config) -> None:
         self.tracing = tracing
-        self.settings: TracingConfig = config.tracing
+        self.ids = tracing.ids
+        self.queue = tracing.queue
+        self.capture_content = config.tracing.capture_content
         # Per provider, the attempt span's fixed attributes: no per-request lookups.
         self.providers: dict[str, dict[str, Any]] = {
             name: _provider_attributes(name, p.type, p.base_url)
             for name, p in config.providers.items()
         }
+        # Encoded blocks, by what decides them. Each is bounded: a full one starts over.
+        self._attempts: dict[tuple[str, str], tuple[str, bytes]] = {}
+        self._attempt_ends: dict[str, bytes] = {}
+        self._requests: dict[tuple[str, bool], bytes] = {}
+        self._outcomes: dict[tuple[int, str, tuple[str, ...], str, str | None], bytes] = {}
 
     def start(self, headers: Mapping[bytes, str], start: float) -> RequestSpan:
         """The request's span, continuing the caller's W3C trace if it sent one. `start`
         is the trace's perf_counter start, so the span covers the whole request."""
-        carrier = {k.decode(): v for k, v in headers.items() if k in _TRACE_HEADERS}
-        parent_context = _PROPAGATOR.extract(carrier) if carrier else None
-        parent: SpanContext | None = None
-        if parent_context is not None:
-            parent = get_current_span(parent_context).get_span_context()
-            parent = parent if parent.is_valid else None
-        tracing = self.tracing
-        trace_id = parent.trace_id if parent is not None else tracing.ids.generate_trace_id()
-        sampling = tracing.sampler.should_sample(parent_context, trace_id, "chat", SpanKind.SERVER)
-        flags = TraceFlags(
-            TraceFlags.SAMPLED if sampling.decision is Decision.RECORD_AND_SAMPLE else 0
+        parent_context = parent = None
+        if b"traceparent" in headers:
+            carrier = {k.decode(): v for k, v in headers.items() if k in _TRACE_HEADERS}
+            parent_context = _PROPAGATOR.extract(carrier)
+            caller = get_current_span(parent_context).get_span_context()
+            parent = caller if caller.is_valid else None
+        ids = self.ids
+        trace_id = parent.trace_id if parent is not None else ids.generate_trace_id()
+        sampling = self.tracing.sampler.should_sample(
+            parent_context, trace_id, "chat", SpanKind.SERVER
         )
-        ctx = SpanContext(
-            trace_id, tracing.ids.generate_span_id(), False, flags, sampling.trace_state
-        )
+        state = sampling.trace_state
         begun = time.time_ns() - int((time.perf_counter() - start) * 1e9)
-        return RequestSpan(self, ctx, parent, begun)
-
-
-class _Attempt:
-    """One upstream attempt's span, as recorded while it runs."""
-
-    __slots__ = ("attributes", "context", "end", "name", "start", "status")
-
-    def __init__(self, name: str, context: SpanContext, attributes: dict[str, Any]) -> None:
-        self.name = name
-        self.context = context
-        self.attributes = attributes
-        self.start = time.time_ns()
-        self.end = 0
-        self.status = _UNSET
-
-
-class RequestSpan:
-    """One request's span and its attempts' spans, recorded as plain data while the request
-    runs and handed to the exporter as finished spans at its end: no SDK span object (with
-    its lock, attribute checks and processor calls) on the request path. Span ids come from
-    the SDK's id generator and the sampling decision from its sampler (OTEL_TRACES_SAMPLER);
-    an unsampled request still passes on a traceparent (flags 00) and exports nothing."""
-
-    __slots__ = (
-        "_attempts",
-        "_current",
-        "_parent",
-        "_start",
-        "_tracer",
-        "attributes",
-        "context",
-        "headers",
-        "name",
-    )
-
-    def __init__(
-        self, tracer: Tracer, context: SpanContext, parent: SpanContext | None, start: int
-    ) -> None:
-        self._tracer = tracer
-        self.context = context
-        self._parent = parent
-        self._start = start
-        self.name = "chat"
-        self.attributes: dict[str, Any] = {}
-        self._attempts: list[_Attempt] = []
-        self._current: _Attempt | None = None
-        # The upstream request's trace headers for the current attempt (upstream.py).
-        self.headers: tuple[tuple[bytes, bytes], ...] = ()
-
-    def ids(self) -> tuple[str, str]:
-        """(trace id, span id) in hex, for the access log line."""
-        return f"{self.context.trace_id:032x}", f"{self.context.span_id:016x}"
-
-    def request(self, req: ChatRequest, route: str | None) -> None:
-        """What the client asked for, once the body is parsed."""
-        body, attributes = req.body, self.attributes
-        self.name = f"chat {req.model}"
-        attributes["gen_ai.operation.name"] = "chat"
-        attributes["gen_ai.request.model"] = req.model
-        attributes["gen_ai.request.stream"] = req.stream
-        for field, name in _PARAMETERS.items():
-            value = body.get(field)
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                attributes[name] = value
-        if req.models is not None:
-            attributes["llm_proxy.request.models"] = list(req.models)
-        if route is not None:
-            attributes["llm_proxy.request.route"] = route
-        if self._tracer.settings.capture_content:
-            attributes["gen_ai.input.messages"] = orjson.dumps(body.get("messages")).decode()
-
-    def start_attempt(self, provider: str, model: str) -> None:
-        """A client span for one upstream attempt; its traceparent goes upstream."""
-        self.end_attempt("abandoned")  # never left open by a path that forgot it
-        own = self.context
-        ctx = SpanContext(
-            own.trace_id,
-            self._tracer.tracing.ids.generate_span_id(),
-            False,
-            own.trace_flags,
-            own.trace_state,
-        )
-        fixed = self._tracer.providers.get(provider, {})
-        self._current = _Attempt(f"chat {model}", ctx, {**fixed, "gen_ai.request.model": model})
-        # W3C Trace Context, written directly (what TraceContextTextMapPropagator.inject
-        # writes, without building a Context per attempt).
-        parent = f"00-{ctx.trace_id:032x}-{ctx.span_id:016x}-{ctx.trace_flags:02x}"
-        headers = [(b"traceparent", parent.encode())]
-        if ctx.trace_state:
-            headers.append((b"tracestate", ctx.trace_state.to_header().encode()))
-        self.headers = tuple(headers)
-
-    def first_chunk(self, seconds: float) -> None:
-        if self._current is not None:
-            self._current.attributes["gen_ai.response.time_to_first_chunk"] = seconds
-
-    def end_attempt(self, outcome: str, error: UpstreamError | None = None) -> None:
-        attempt, self._current = self._current, None
-        if attempt is None:
-            return
-        attempt.end = time.time_ns()
-        attempt.attributes["llm_proxy.attempt.outcome"] = outcome
-        if outcome != "ok":
-            attempt.attributes["error.type"] = outcome
-            # The message is redacted where the error was built (errors.py).
-            attempt.status = Status(StatusCode.ERROR, error.message if error else outcome)
-        self._attempts.append(attempt)
-
-    def reply(self, body: bytes) -> None:
-        """A non-stream answer's id and finish reasons (and text, if content is captured)."""
-        try:
-            answer = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            return
-        if not isinstance(answer, dict):
-            return
-        choices = [c for c in answer.get("choices") or () if isinstance(c, dict)]
-        attributes = self.attributes
-        reasons = [str(c["finish_reason"]) for c in choices if c.get("finish_reason")]
-        attributes["gen_ai.response.finish_reasons"] = reasons
-        if isinstance(answer.get("id"), str):
-            attributes["gen_ai.response.id"] = answer["id"]
-        if self._tracer.settings.capture_content:
-            messages = [c.get("message") for c in choices]
-            attributes["gen_ai.output.messages"] = orjson.dumps(messages).decode()
-
-    def finish(self, trace: RequestTrace, status: int) -> None:
-        """End both spans from the request's account (trace.py calls this once), and hand
-        them to the batch exporter if the request is sampled."""
-        ttft = None if trace.first_byte is None else trace.first_byte - trace.start
-        if ttft is not None:
-            self.first_chunk(ttft)
-        self.end_attempt(trace.outcome)  # a stream's attempt ends with the stream
-        if not self.context.trace_flags.sampled:
-            return
-        attributes = self.attributes
-        attributes["http.response.status_code"] = status
-        attributes["llm_proxy.outcome"] = trace.outcome
-        attributes["llm_proxy.attempts"] = [f"{a.provider}:{a.outcome}" for a in trace.attempts]
-        fixed = self._tracer.providers.get(trace.provider)
-        if fixed is not None:
-            attributes["gen_ai.provider.name"] = fixed["gen_ai.provider.name"]
-            attributes["llm_proxy.provider"] = trace.provider
-        if trace.upstream_model is not None:
-            attributes["gen_ai.response.model"] = trace.upstream_model
-        if ttft is not None:
-            attributes["gen_ai.response.time_to_first_chunk"] = ttft
-        usage = trace.usage
-        if usage is not None:
-            attributes["gen_ai.usage.input_tokens"] = usage.prompt
-            attributes["gen_ai.usage.output_tokens"] = usage.completion
-            attributes["gen_ai.usage.cache_read.input_tokens"] = usage.cached
-            attributes["gen_ai.usage.reasoning.output_tokens"] = usage.reasoning
-        # Issue 11 hook: once the trace carries the caller's key name, record it here as
-        # attributes["llm_proxy.key.name"] (a configured name, never the key itself).
-        state = _UNSET
-        if status >= 400 or trace.outcome != "ok":
-            attributes["error.type"] = trace.outcome
-            state = _ERROR
-        self._export(attributes, state)
-
-    def _export(self, attributes: dict[str, Any], status: Status) -> None:
-        tracing = self._tracer.tracing
-        for a in self._attempts:
-            tracing.processor.on_end(
-                ReadableSpan(
-                    a.name,
-                    a.context,
-                    self.context,
-                    tracing.resource,
-                    a.attributes,
-                    kind=SpanKind.CLIENT,
-                    status=a.status,
-                    start_time=a.start,
-                    end_time=a.end,
-                    instrumentation_scope=tracing.scope,
-                )
-            )
-        tracing.processor.on_end(
-            ReadableSpan(
-                self.name,
-                self.context,
-                self._parent,
-                tracing.resource,
-                attributes,
-                kind=SpanKind.SERVER,
-                status=status,
-                start_time=self._start,
-                end_time=time.time_ns(),
-                instrumentation_scope=tracing.scope,
-            )
+        return RequestSpan(
+            self,
+            trace_id,
+            ids.generate_span_id(),
+            sampling.decision is Decision.RECORD_AND_SAMPLE,
+            state.to_header() if state else "",
+            None if parent is None else (parent.span_id, parent.is_remote),
+            begun,
         )
 
+    def attempt(self, provider: str, model: str) -> tuple[str, bytes]:
+        """An attempt span's name and fixed attributes, per routing-table deployment."""
+        known = self._attempts.get((provider, model))
+        if known is None:
+            fixed = {**self.providers.get(provider, {}), "gen_ai.request.model": model}
+            known = _keep(
+                self._attempts, (provider, model), (f"chat {model}", encoding.attributes(fixed))
+            )
+        return known
 
-_UNSET = Status(StatusCode.UNSET)
-_ERROR = Status(StatusCode.ERROR)
+    def attempt_end(self, outcome: str) -> bytes:
+        """An attempt span's last attributes: its outcome, and error.type if it failed."""
+        known = self._attempt_ends.get(outcome)
+        if known is None:
+            attributes = {"llm_proxy.attempt.outcome": outcome}
+            if outcome != "ok":
+                attributes["error.type"] = outcome
+            known = _keep(self._attempt_ends, outcome, encoding.attributes(attributes))
+        return known
+
+    def request(self, model: str, stream: bool) -> bytes:
+        """A request span's first attributes, for a request with nothing more to record."""
+        known = self._requests.get((model, stream))
+        if known is None:
+            attributes = {
+                "gen_ai.operation.name": "chat",
+                "gen_ai.request.model": model,
+                "gen_ai.request.stream": stream,
+            }
+            known = _keep(self._requests, (model, stream), encoding.attributes(attributes))
+        return known
+
+    def outcome(
+        self,
+        status: int,
+        outcome: str,
+        attempts: tuple[str, ...],
+        provider: str,
+        upstream_model: str | None,
+    ) -> bytes:
+        """A request span's attributes from how it ended, but the times and tokens."""
+        key = (status, outcome, attempts, provider, upstream_model)
+        known = self._outcomes.get(key)
+        if known is None:
+            attributes: dict[str, Any] = {
+                "http.response.status_code": status,
+                "llm_proxy.outcome": outcome,
+                "llm_proxy.attempts": attempts,
+            }
+            fixed = self.providers.get(provider)
+            if fixed is not None:
+                attributes["gen_ai.provider.name"] = fixed["gen_ai.provider.name"]
+                attributes["llm_proxy.provider"] = provider
+            if upstream_model is not None:
+                attributes["gen_ai.response.model"] = upstream_model
+            known = _keep(self._outcomes, key, encoding.attributes(attributes))
+        return known
+
+
+_BLOCKS = 1024  # entries per Tracer table (distinct models, outcomes...) before it starts over
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+def _keep(table: dict[_K, _V], key: _K, value: _V) -> _V:
+    if len(table) >= _BLOCKS:
+        table.clear()
+    table[key] = value
+    return value
 
 
 def _provider_attributes(name: str, ptype: ProviderType, base_url: str) -> dict[str, Any]:

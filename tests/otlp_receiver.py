@@ -8,6 +8,7 @@ thread, so tests wait for them (`wait_for`).
 
 from __future__ import annotations
 
+import gzip
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +43,7 @@ class OtlpReceiver:
     def __init__(self) -> None:
         self.spans: list[Span] = []
         self.exports = 0
+        self.encodings: list[str | None] = []  # each export's Content-Encoding
         self._lock = threading.Lock()
 
     def app(self) -> Starlette:
@@ -49,7 +51,11 @@ class OtlpReceiver:
 
     async def _export(self, request: Request) -> Response:
         assert request.headers.get("content-type") == "application/x-protobuf"
-        message = ExportTraceServiceRequest.FromString(await request.body())
+        body = await request.body()
+        encoding = request.headers.get("content-encoding")
+        if encoding == "gzip":  # OTEL_EXPORTER_OTLP_[TRACES_]COMPRESSION=gzip
+            body = gzip.decompress(body)
+        message = ExportTraceServiceRequest.FromString(body)
         spans = []
         for resource_spans in message.resource_spans:
             resource = {a.key: _value(a.value) for a in resource_spans.resource.attributes}
@@ -58,6 +64,7 @@ class OtlpReceiver:
         with self._lock:
             self.spans.extend(spans)
             self.exports += 1
+            self.encodings.append(encoding)
         body = ExportTraceServiceResponse().SerializeToString()
         return Response(body, media_type="application/x-protobuf")
 

@@ -78,6 +78,9 @@ class Reply(NamedTuple):
 
     body: bytes
     usage: Usage | None
+    # The body as the adapter parsed or built it, where it had it: tracing reads the id and
+    # finish reasons here instead of parsing the body again (proxy/tracing_span.py).
+    answer: dict[str, Any] | None = None
 
 
 class StreamTranslator(Protocol):

@@ -99,7 +99,7 @@ class OpenAIAdapter:
             raise upstream_transport_error(
                 self.name, "malformed_response", "the response has no 'choices'"
             )
-        return Reply(payload, usage_from_openai(parsed.get("usage")))
+        return Reply(payload, usage_from_openai(parsed.get("usage")), parsed)
 
     def stream_pipe(self, ctx: CallContext) -> PassthroughPipe:
         return PassthroughPipe(self.name, ctx.limits, strip_usage=ctx.usage_for_proxy)

@@ -79,7 +79,7 @@ class AnthropicAdapter:
                 self.name, "malformed_response", "the response is not a Messages API message"
             )
         response = from_anthropic_response(message, ctx, self.name)
-        return Reply(orjson.dumps(response), usage_record(response["usage"]))
+        return Reply(orjson.dumps(response), usage_record(response["usage"]), response)
 
     def stream_pipe(self, ctx: CallContext) -> StreamPipe:
         return TranslatingPipe(AnthropicStreamTranslator(ctx, self.name), self.name, ctx.limits)

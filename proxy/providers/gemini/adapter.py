@@ -101,7 +101,7 @@ class GeminiAdapter:
             response = from_gemini_response(parsed, ctx)
         except MalformedResponse as exc:
             raise upstream_transport_error(self.name, "malformed_response", str(exc)) from exc
-        return Reply(orjson.dumps(response), usage_of(parsed.get("usageMetadata")))
+        return Reply(orjson.dumps(response), usage_of(parsed.get("usageMetadata")), response)
 
     def stream_pipe(self, ctx: CallContext) -> TranslatingPipe:
         return TranslatingPipe(GeminiStreamTranslator(ctx, self.name), self.name, ctx.limits)

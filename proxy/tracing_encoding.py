@@ -1,0 +1,351 @@
+"""Our spans in OTLP protobuf wire format, written directly (proxy/tracing.py's fixed shape).
+
+Why not the exporter's own encoder (opentelemetry-exporter-otlp-proto-common's encode_spans,
+then SerializeToString): measured in-process on the 2-core dev machine it costs ~85-100 us
+of CPU per span of ours, in batches of 512 (two spans a request: ~200 us against the 40 us
+budget of issue 13), mostly building a protobuf object per span, attribute and value, and
+hashing the Resource (a json.dumps of its attributes) once per span to group spans by
+resource. Written directly, a request's two spans cost ~13k instructions of attributes
+(proxy/tracing_span.py) and ~25k of framing and queueing (callgrind), a few microseconds.
+
+What is ours here is only the Span message (opentelemetry/proto/trace/v1/trace.proto) and
+the AnyValue kinds our attributes use (string, bool, int, double, array of those). The
+Resource and the InstrumentationScope are encoded once, by the official encoder, when the
+exporter is built. tests/test_tracing_encoding.py decodes what this writes with
+opentelemetry-proto and checks it equals what encode_spans makes of the same spans.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from struct import Struct
+from typing import Any
+
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import SpanContext
+
+# opentelemetry.proto.trace.v1.Span.SpanKind
+SERVER, CLIENT = 2, 3
+# opentelemetry.proto.trace.v1.Status.StatusCode
+UNSET, ERROR = 0, 2
+# Span.flags (SpanFlags): bit 8 says bit 9 is known, bit 9 that the parent is remote;
+# what encode_spans writes (the W3C trace flags are not in it).
+_LOCAL_PARENT, _REMOTE_PARENT = 0x100, 0x300
+
+_DOUBLE = Struct("<d")
+_INT64 = 1 << 63
+_UINT64 = (1 << 64) - 1
+_ONE = [bytes((n,)) for n in range(0x80)]  # one-byte varints: bytes((n,)) costs more
+_TWO = Struct("<H")  # two-byte varints, packed
+# Encoded pieces are kept (below): at most this many per table, a full one starts over;
+# strings longer than this are not kept (content may be megabytes).
+_CACHE_LIMIT = 4096
+_CACHED_STR_LENGTH = 128
+
+
+def _varint(n: int) -> bytes:
+    """A protobuf varint of a non-negative int (lengths, int64 as two's complement)."""
+    if n < 0x80:
+        return _ONE[n]
+    if n < 0x4000:  # a span's length, mostly
+        return _TWO.pack((n & 0x7F) | 0x80 | (n >> 7) << 8)
+    out = bytearray()
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _field(tag: bytes, payload: bytes) -> bytes:
+    """A length-delimited field: its tag byte(s), the payload's length, the payload."""
+    n = len(payload)
+    return tag + (_ONE[n] if n < 0x80 else _varint(n)) + payload
+
+
+def _value(value: Any) -> bytes:
+    """An AnyValue message. bool before int (a bool is an int); a oneof member is written
+    even when it is its type's zero value, as the official encoder does."""
+    if isinstance(value, str):
+        return _field(b"\x0a", value.encode())
+    if isinstance(value, bool):
+        return b"\x10\x01" if value else b"\x10\x00"
+    if isinstance(value, int):
+        if not -_INT64 <= value < _INT64:
+            raise ValueError(f"{value} does not fit an int64 attribute value")
+        return b"\x18" + _varint(value & _UINT64)
+    if isinstance(value, float):
+        return b"\x21" + _DOUBLE.pack(value)
+    if isinstance(value, list | tuple):  # ArrayValue { repeated AnyValue values = 1; }
+        return _field(b"\x2a", b"".join([_field(b"\x0a", _value(v)) for v in value]))
+    raise TypeError(f"no OTLP encoding here for an attribute value of type {type(value)}")
+
+
+# KeyValue.key (field 1) per attribute name: the names are ours, a few dozen.
+_KEYS: dict[str, bytes] = {}
+
+
+def _key(key: str) -> bytes:
+    head = _field(b"\x0a", key.encode())
+    if len(_KEYS) < _CACHE_LIMIT:
+        _KEYS[key] = head
+    return head
+
+
+def _attribute(key: str, value: Any) -> bytes:
+    """One Span.attributes (field 9) entry: KeyValue { key = 1; value = 2; }."""
+    head = _KEYS.get(key) or _key(key)
+    encoded = _value(value)
+    n = len(encoded)
+    pair = head + (b"\x12" + _ONE[n] if n < 0x80 else b"\x12" + _varint(n)) + encoded
+    n = len(pair)
+    return (b"\x4a" + _ONE[n] if n < 0x80 else b"\x4a" + _varint(n)) + pair
+
+
+# Attributes repeat from one request to the next (model and provider names, outcomes,
+# status codes), so encoded attributes are kept by (key, value, value type): the type, as
+# True == 1 == 1.0 would share an entry otherwise. Not kept: doubles (durations), long
+# strings, arrays of anything but short strings. attributes() looks them up through map()
+# and zip(), so a hit runs no Python code: ~0.9k instructions an attribute (callgrind),
+# against ~1.5k for a loop in Python, after ~4k to set up.
+# A double's attribute is its key's fixed head and the value's 8 bytes.
+_DOUBLE_HEADS: dict[str, bytes] = {}
+
+
+class _Encoded(dict[tuple[str, Any, type], bytes]):
+    def __missing__(self, entry: tuple[str, Any, type]) -> bytes:
+        key, value, kind = entry
+        if kind is float:
+            return double(key, value)
+        try:
+            encoded = _attribute(key, value)
+        except (TypeError, ValueError):  # not encodable: left out
+            return b""
+        if _kept(value, kind):
+            if len(self) >= _CACHE_LIMIT:
+                self.clear()
+            self[entry] = encoded
+        return encoded
+
+
+def _kept(value: Any, kind: type) -> bool:
+    if kind is str:
+        return len(value) <= _CACHED_STR_LENGTH
+    if kind is tuple:
+        return all(v.__class__ is str and len(v) <= _CACHED_STR_LENGTH for v in value)
+    return kind is int or kind is bool
+
+
+_ENCODED = _Encoded()
+
+
+def attributes(values: Mapping[str, Any]) -> bytes:
+    """Span attributes, in the mapping's order; a value that has no encoding is left out
+    (the official encoder logs and skips it: an int beyond int64, say). Arrays are best
+    given as tuples: a list cannot be a table key and takes the slow way."""
+    entries = zip(values, values.values(), map(type, values.values()), strict=True)
+    try:
+        return b"".join(map(_ENCODED.__getitem__, entries))
+    except TypeError:  # a value that cannot be hashed (a list)
+        return b"".join([_slow(key, value) for key, value in values.items()])
+
+
+def attribute(key: str, value: Any) -> bytes:
+    """One attribute, as attributes({key: value}) writes it (kept as attributes() keeps)."""
+    try:
+        return _ENCODED[(key, value, value.__class__)]
+    except TypeError:
+        return _slow(key, value)
+
+
+def unique(key: str, value: str) -> bytes:
+    """A string attribute whose value will not come again (an id, content): not kept."""
+    try:
+        data = value.encode()
+    except UnicodeEncodeError:  # not UTF-8 (a lone surrogate): left out
+        return b""
+    n = len(data)
+    if n >= 0x7E:  # long: lengths of more than one byte
+        return _attribute(key, value)
+    head = _KEYS.get(key) or _key(key)
+    pair = head + b"\x12" + _ONE[n + 2] + b"\x0a" + _ONE[n] + data
+    n = len(pair)
+    return (b"\x4a" + _ONE[n] if n < 0x80 else b"\x4a" + _varint(n)) + pair
+
+
+def integer(key: str, value: int) -> bytes:
+    """An int attribute whose value varies (a token count), as attributes() writes it: per
+    key, the heads for one- and two-byte values are kept, not the values. (A loop over
+    several is dearer than a call each: ~2k instructions an iteration, callgrind.)"""
+    if 0 <= value < 0x4000:
+        heads = _INT_HEADS.get(key) or _int_heads(key)
+        if value < 0x80:
+            return heads[0] + _ONE[value]
+        return heads[1] + _TWO.pack((value & 0x7F) | 0x80 | (value >> 7) << 8)
+    return attribute(key, value)
+
+
+_INT_HEADS: dict[str, tuple[bytes, bytes]] = {}
+_USAGE = (
+    "gen_ai.usage.input_tokens",
+    "gen_ai.usage.output_tokens",
+    "gen_ai.usage.cache_read.input_tokens",
+    "gen_ai.usage.reasoning.output_tokens",
+)
+
+
+def usage(prompt: int, completion: int, cached: int, reasoning: int) -> bytes:
+    """The four gen_ai.usage.* token counts, as integer() writes each: one call instead of
+    four (each call is ~1k instructions of the ~1.6k an integer() costs, callgrind)."""
+    heads = _USAGE_HEADS
+    return b"".join(
+        (
+            heads[0][0] + _ONE[prompt] if 0 <= prompt < 0x80 else integer(_USAGE[0], prompt),
+            heads[1][0] + _ONE[completion]
+            if 0 <= completion < 0x80
+            else integer(_USAGE[1], completion),
+            heads[2][0] + _ONE[cached] if 0 <= cached < 0x80 else integer(_USAGE[2], cached),
+            heads[3][0] + _ONE[reasoning]
+            if 0 <= reasoning < 0x80
+            else integer(_USAGE[3], reasoning),
+        )
+    )
+
+
+def _int_heads(key: str) -> tuple[bytes, bytes]:
+    heads = (_attribute(key, 0)[:-1], _attribute(key, 0x80)[:-2])
+    if len(_INT_HEADS) < _CACHE_LIMIT:
+        _INT_HEADS[key] = heads
+    return heads
+
+
+_USAGE_HEADS = [_int_heads(key) for key in _USAGE]
+
+
+def double(key: str, value: float) -> bytes:
+    """A double attribute (a duration): its key's head, kept, and the value's 8 bytes."""
+    head = _DOUBLE_HEADS.get(key)
+    if head is None:
+        head = _DOUBLE_HEADS[key] = _attribute(key, 0.0)[:-8]
+    return head + _DOUBLE.pack(value)
+
+
+def _slow(key: str, value: Any) -> bytes:
+    if value.__class__ is list:
+        value = tuple(value)
+    try:
+        return _ENCODED[(key, value, value.__class__)]
+    except TypeError:  # still unhashable (a list inside, a dict): encoded, not kept
+        try:
+            return _attribute(key, value)
+        except (TypeError, ValueError):
+            return b""
+
+
+def trace_id(value: int) -> bytes:
+    """Span.trace_id (field 1), the same for every span of a trace."""
+    return b"\x0a\x10" + value.to_bytes(16, "big")
+
+
+def links(trace_state: str, parent_span_id: int | None) -> bytes:
+    """Span.trace_state (3) and Span.parent_span_id (4), each only if there is one."""
+    parent = b"" if parent_span_id is None else b"\x22\x08" + parent_span_id.to_bytes(8, "big")
+    return _field(b"\x1a", trace_state.encode()) + parent if trace_state else parent
+
+
+Status = tuple[int, str | None]  # (Status.StatusCode, message)
+UNSET_STATUS: Status = (UNSET, None)
+
+# span_id (2): tag, length, big-endian bytes.
+_SPAN_ID = Struct(">2sQ")
+# kind (6), start_time_unix_nano (7), end_time_unix_nano (8): tag, value; tag, fixed64 x2.
+_KIND_TIMES = Struct("<BBBQBQ")
+# status (15) then flags (16, fixed32; its bits say whether the parent is remote). Status is
+# always written (encode_spans does): `Status {}` when unset.
+_FLAGS = {False: b"\x85\x01" + _LOCAL_PARENT.to_bytes(4, "little")}
+_FLAGS[True] = b"\x85\x01" + _REMOTE_PARENT.to_bytes(4, "little")
+_UNSET_TAILS = {remote: b"\x7a\x00" + flags for remote, flags in _FLAGS.items()}
+# Span names repeat ("chat {model}"): their encoded field, kept as attributes are.
+_NAMES: dict[str, bytes] = {}
+
+
+def span(
+    trace: bytes,
+    span_id: int,
+    links: bytes,
+    name: str,
+    kind: int,
+    start: int,
+    end: int,
+    attributes: bytes,
+    status: Status,
+    remote_parent: bool,
+) -> bytes:
+    """One Span message, framed as a ScopeSpans.spans entry (field 2), its fields in number
+    order as encode_spans writes them. `trace` is from trace_id(), `links` from links(),
+    `attributes` from attributes(); the parts that repeat (names, an unset status) are
+    kept, the fixed-size ones packed in one call."""
+    encoded_name = _NAMES.get(name)
+    if encoded_name is None:
+        encoded_name = _field(b"\x2a", name.encode())
+        if len(name) <= _CACHED_STR_LENGTH:
+            if len(_NAMES) >= _CACHE_LIMIT:
+                _NAMES.clear()
+            _NAMES[name] = encoded_name
+    body = b"".join(
+        (
+            trace,
+            _SPAN_ID.pack(b"\x12\x08", span_id),
+            links,
+            encoded_name,
+            _KIND_TIMES.pack(0x30, kind, 0x39, start, 0x41, end),
+            attributes,
+            _UNSET_TAILS[remote_parent]
+            if status is UNSET_STATUS
+            else _status(*status) + _FLAGS[remote_parent],
+        )
+    )
+    n = len(body)
+    return b"\x12" + (_ONE[n] if n < 0x80 else _varint(n)) + body
+
+
+def _status(code: int, message: str | None) -> bytes:
+    """Span.status (field 15): Status { message = 2; code = 3; }."""
+    payload = _field(b"\x12", message.encode()) if message else b""
+    if code:
+        payload += b"\x18" + bytes((code,))
+    return _field(b"\x7a", payload)
+
+
+class Batch:
+    """The ExportTraceServiceRequest around encoded spans: one ResourceSpans with one
+    ScopeSpans, their resource and scope encoded once, by the official encoder."""
+
+    def __init__(self, resource: Resource, scope: InstrumentationScope) -> None:
+        probe = ReadableSpan(
+            "", SpanContext(1, 1, False), resource=resource, instrumentation_scope=scope
+        )
+        [resource_spans] = encode_spans([probe]).resource_spans
+        [scope_spans] = resource_spans.scope_spans
+        self._resource = ResourceSpans(resource=resource_spans.resource).SerializeToString()
+        self._resource_tail = ResourceSpans(
+            schema_url=resource_spans.schema_url
+        ).SerializeToString()
+        self._scope = ScopeSpans(scope=scope_spans.scope).SerializeToString()
+        self._scope_tail = ScopeSpans(schema_url=scope_spans.schema_url).SerializeToString()
+
+    def request(self, spans: list[bytes]) -> bytes:
+        """ExportTraceServiceRequest { resource_spans = 1; } around spans from span(),
+        written with one copy of the spans (a batch is 512 of them by default)."""
+        scope, tail = self._scope, self._scope_tail
+        scope_spans = len(scope) + sum(map(len, spans)) + len(tail)
+        scope_head = b"\x12" + _varint(scope_spans)
+        size = len(self._resource) + len(scope_head) + scope_spans + len(self._resource_tail)
+        head = b"\x0a" + _varint(size)
+        return b"".join(
+            [head, self._resource, scope_head, scope, *spans, tail, self._resource_tail]
+        )
