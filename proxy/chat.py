@@ -146,10 +146,14 @@ class ChatEndpoint:
         trace.usage = reply.usage
         if trace.span is not None:
             trace.span.reply(reply)
+        body = reply.body
+        # The adapter's parsed answer (reply.answer, for tracing) can be many times the
+        # body's size: not held while the body is sent to a slow client.
+        del reply
         # Sent inside the watch: a disconnect seen before stop() surfaces as
         # ClientDisconnected here, not as a stray cancellation after the block.
         stop_watch()
-        await send_whole(send, 200, reply.body, [(b"content-type", JSON_TYPE), *served(trace)])
+        await send_whole(send, 200, body, [(b"content-type", JSON_TYPE), *served(trace)])
 
     def _bind_loop(self) -> asyncio.AbstractEventLoop:
         # Looked up once: on Python 3.11 every lookup of the running loop is a getpid().
