@@ -250,12 +250,8 @@ class RequestSpan:
         export thread (proxy/tracing_export.py)."""
         tracer, parent, state = self._tracer, self._parent, self.trace_state
         trace = encoding.trace_id(self.trace_id)
-        if state:
-            below = encoding.links(state, self.span_id)  # an attempt's
-            own = encoding.links(state, None if parent is None else parent[0])
-        else:  # most requests: parent span ids only (what links() writes)
-            below = b"\x22\x08" + self.span_id.to_bytes(8, "big")
-            own = b"" if parent is None else b"\x22\x08" + parent[0].to_bytes(8, "big")
+        below = encoding.links(state, self.span_id)  # an attempt's
+        own = encoding.links(state, None if parent is None else parent[0])
         spans = []
         for a in self._attempts:
             ttft = b"" if a.ttft is None else encoding.double(_TTFT, a.ttft)

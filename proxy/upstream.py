@@ -101,8 +101,7 @@ class Upstream:
         ]
         if tracing:  # names already lowercase (tracing.py)
             headers._list += [(name, name, value) for name, value in tracing]
-        # Headers already encoded and a ready byte stream: httpx's own header normalisation
-        # and body encoding were most of the cost of building a request.
+        # A ready byte stream: httpx's own body encoding is skipped too.
         request = httpx.Request(
             "POST",
             target.url,
