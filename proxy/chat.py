@@ -76,7 +76,7 @@ class ChatEndpoint:
         assert state is not None  # set in the lifespan, before any request
         headers = first_headers(scope["headers"], _WANTED)
         if state.tracer is not None:  # tracing on (proxy/tracing.py)
-            trace.span = state.tracer.start(headers, trace.start)
+            trace.span = state.tracer.start(headers)
         who = state.auth.check(headers.get(b"authorization"), headers.get(b"x-api-key"))
         raw = await read_json_body(receive, headers, state.max_body_bytes)
         req = parse_chat_request(raw, state.config.server.max_request_models)

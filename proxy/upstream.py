@@ -23,8 +23,9 @@ from proxy.fair_gate import PoolSlot
 from proxy.providers.base import UpstreamRequest
 
 TransportFactory = Callable[[ProviderConfig], httpx.AsyncBaseTransport]
-# traceparent (and tracestate) naming the attempt's span; empty with tracing off.
-TraceHeaders = tuple[tuple[bytes, bytes], ...]
+# traceparent (and tracestate) naming the attempt's span, in httpx's (name, lowercased
+# name, value) form; empty with tracing off.
+TraceHeaders = tuple[tuple[bytes, bytes, bytes], ...]
 
 # Transport-level exceptions an attempt can raise (httpx wraps most aiohttp ones, not all).
 TRANSPORT_ERRORS = (httpx.TransportError, aiohttp.ClientError, OSError)
@@ -99,8 +100,8 @@ class Upstream:
             (b"x-request-id", b"x-request-id", request_id.encode()),
             (b"content-length", b"content-length", str(len(body)).encode()),
         ]
-        if tracing:  # names already lowercase (tracing.py)
-            headers._list += [(name, name, value) for name, value in tracing]
+        if tracing:  # already in httpx's form (tracing_span.py)
+            headers._list += tracing
         # A ready byte stream: httpx's own body encoding is skipped too.
         request = httpx.Request(
             "POST",

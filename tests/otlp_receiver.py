@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import threading
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +45,7 @@ class OtlpReceiver:
         self.spans: list[Span] = []
         self.exports = 0
         self.encodings: list[str | None] = []  # each export's Content-Encoding
+        self.headers: list[dict[str, str]] = []  # each export's headers
         self._lock = threading.Lock()
 
     def app(self) -> Starlette:
@@ -55,6 +57,8 @@ class OtlpReceiver:
         encoding = request.headers.get("content-encoding")
         if encoding == "gzip":  # OTEL_EXPORTER_OTLP_[TRACES_]COMPRESSION=gzip
             body = gzip.decompress(body)
+        elif encoding == "deflate":  # the SDK's deflate is zlib.compress
+            body = zlib.decompress(body)
         message = ExportTraceServiceRequest.FromString(body)
         spans = []
         for resource_spans in message.resource_spans:
@@ -65,6 +69,7 @@ class OtlpReceiver:
             self.spans.extend(spans)
             self.exports += 1
             self.encodings.append(encoding)
+            self.headers.append(dict(request.headers))
         body = ExportTraceServiceResponse().SerializeToString()
         return Response(body, media_type="application/x-protobuf")
 

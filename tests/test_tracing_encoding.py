@@ -235,11 +235,18 @@ def test_random_spans_match(seed: int) -> None:
 
 
 @pytest.mark.parametrize(
-    "value", ["", "chatcmpl-123", "x" * 125, "x" * 126, "x" * 127, "é" * 70, "y" * 300, "\ud800"]
+    "value",
+    [
+        *("", "chatcmpl-123", "x" * 103, "x" * 104, "x" * 125, "x" * 126, "x" * 127),
+        *("é" * 70, "y" * 300, "\ud800"),
+    ],
 )
-def test_unique_strings_as_attributes_writes_them(value: str) -> None:
-    expected = encoding.attributes({"gen_ai.response.id": value})
-    assert encoding.unique("gen_ai.response.id", value) == expected
+@pytest.mark.parametrize("key", ["gen_ai.response.id", "a%s%%b", "k" * 200])
+def test_unique_strings_as_attributes_writes_them(key: str, value: str) -> None:
+    # 103 and 104 bytes: the last and first whose KeyValue needs a two-byte length with
+    # this key; a key with % signs (unique's format), a key longer than one length byte.
+    expected = encoding.attributes({key: value})
+    assert encoding.unique(key, value) == expected
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ an encoded batch through the official OTLP/HTTP client to a real receiver."""
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
 
@@ -173,3 +174,51 @@ def test_a_batch_over_the_size_limit_is_not_sent(serve: Callable[..., str]) -> N
     payload = BATCH.request([encoded(1)])
     assert exporter.export_encoded(payload, 1) is SpanExportResult.FAILURE
     assert receiver.exports == 0
+
+
+@pytest.mark.parametrize(
+    ("settings", "transport"),
+    [
+        ({}, "Urllib3HTTPTransport"),
+        ({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "HTTP://collector:4318/v1/traces"}, "Urllib3"),
+        ({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "https://collector/v1/traces"}, "Requests"),
+        ({"HTTPS_PROXY": "http://egress:3128"}, "RequestsHTTPTransport"),
+        ({"no_proxy": "localhost"}, "RequestsHTTPTransport"),
+        ({"OTEL_PYTHON_EXPORTER_OTLP_HTTP_CREDENTIAL_PROVIDER": "x"}, "Requests"),
+    ],
+)
+def test_plain_http_goes_through_urllib3_unless_requests_is_needed(
+    settings: dict[str, str], transport: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in list(os.environ):
+        if name.lower().endswith("_proxy") or name.startswith("OTEL_"):
+            monkeypatch.delenv(name)
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    # The credential provider is loaded by the SDK itself: stand it in with a session.
+    monkeypatch.setattr(
+        "opentelemetry.exporter.otlp.proto.http.trace_exporter._load_session_from_envvar",
+        lambda _: None,
+    )
+    exporter = EncodedSpanExporter()
+    assert type(exporter._client._transport).__name__.startswith(transport)
+    exporter.shutdown()
+
+
+def test_urllib3_sends_the_configured_headers_and_compression(
+    serve: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    receiver = OtlpReceiver()
+    url = serve(receiver.app())
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", f"{url}/v1/traces")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "x-tenant=blue,authorization=Bearer%20t")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "deflate")
+    exporter = EncodedSpanExporter()
+    assert type(exporter._client._transport).__name__ == "Urllib3HTTPTransport"
+    assert exporter.export_encoded(BATCH.request([encoded(3)]), 1) is SpanExportResult.SUCCESS
+    [span] = receiver.wait_for(1, SERVER)
+    assert span.name == "s3"
+    assert receiver.encodings == ["deflate"]
+    assert receiver.headers[-1]["x-tenant"] == "blue"
+    assert receiver.headers[-1]["authorization"] == "Bearer t"
+    exporter.shutdown()

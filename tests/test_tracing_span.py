@@ -87,7 +87,7 @@ def run(
     trace.py make them; `attempts` are (provider, model, outcome)."""
     req = parse_chat_request(orjson.dumps(body))
     trace = RequestTrace("smart", req.stream)
-    span = tracer.start(headers or {}, trace.start)
+    span = tracer.start(headers or {})
     trace.span = span
     span.request(req, route)
     for provider, model, outcome in attempts:
