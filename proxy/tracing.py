@@ -34,9 +34,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from random import getrandbits
-from struct import Struct
 from time import time_ns
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
@@ -132,7 +131,7 @@ class Tracer:
         self._attempt_ends: dict[str, bytes] = {}
         self._requests: dict[tuple[str, bool], tuple[bytes, bytes]] = {}
         self.ok_end = self.attempt_end("ok", None)  # most attempts' end
-        self._answered: dict[tuple[tuple[bytes, bytes], int], _AnsweredForm] = {}
+        self._answered: dict[tuple[tuple[bytes, bytes], int], encoding.FixedSpanForm] = {}
 
     def start(self, headers: Mapping[bytes, str]) -> RequestSpan:
         """The request's span, continuing the caller's W3C trace if it sent one; it starts
@@ -140,10 +139,13 @@ class Tracer:
         sampled = self.root_sampled
         if sampled is None or b"traceparent" in headers:
             return self._sampled(headers)
-        trace_id = getrandbits(128) if self.random_ids else 0
+        if self.random_ids:  # both ids from one draw: the trace's 128 bits, then the span's 64
+            bits = getrandbits(192)
+            trace_id, span_id = bits >> 64, bits & _LOW_64
+        else:
+            trace_id = span_id = 0
         if not trace_id:  # another id generator, or a zero
             trace_id = self.ids.generate_trace_id()
-        span_id = getrandbits(64) if self.random_ids else 0
         if not span_id:
             span_id = self.ids.generate_span_id()
         return RequestSpan(self, trace_id, span_id, sampled, time_ns())
@@ -215,14 +217,10 @@ class Tracer:
         done, tail = self.ok_end if outcome == "ok" else self.attempt_end(outcome, message)
         return encoding.framed(ids, name, encoding.CLIENT, start, end, fixed + done, tail)
 
-    def _answered_form(self, deployment: tuple[bytes, bytes], ids: int) -> _AnsweredForm:
+    def _answered_form(self, deployment: tuple[bytes, bytes], ids: int) -> encoding.FixedSpanForm:
         name, fixed = deployment
         done, tail = self.ok_end
-        after = fixed + done + tail  # the attributes and the tail, all fixed
-        size = ids + len(name) + 20 + len(after)  # 20: kind, and two tagged fixed64 times
-        frame = b"\x12" + encoding.varint(size)
-        struct = Struct(f"<{len(frame)}s{ids}s{len(name) + 3}sQBQ{len(after)}s")
-        form = (struct.pack, frame, name + b"\x30\x03\x39", after)  # kind CLIENT, start's tag
+        form = encoding.fixed_span_form(ids, name, encoding.CLIENT, fixed + done + tail)
         return _keep(self._answered, (deployment, ids), form)
 
     def request(self, model: str, stream: bool) -> tuple[bytes, bytes]:
@@ -256,10 +254,8 @@ class Tracer:
         return _keep(self.outcomes, key, encoding.attributes(attributes))
 
 
-# An answered attempt's span as one struct: its pack, then the frame, the name with the
-# kind, the attributes with the tail (Tracer.attempt_span).
-_AnsweredForm = tuple[Callable[..., bytes], bytes, bytes, bytes]
 _TTFT_HEAD = encoding.double("gen_ai.response.time_to_first_chunk", 0.0)[:-8]
+_LOW_64 = (1 << 64) - 1
 _STATIC_ROOTS = {ALWAYS_ON: True, DEFAULT_ON: True, ALWAYS_OFF: False, DEFAULT_OFF: False}
 _OK_TAIL = encoding.tail(encoding.UNSET_STATUS, False)  # an attempt's parent is local
 _BLOCKS = 1024  # entries per Tracer table (distinct models, outcomes...) before it starts over

@@ -17,7 +17,7 @@ opentelemetry-proto and checks it equals what encode_spans makes of the same spa
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from struct import Struct
 from typing import Any
 
@@ -257,11 +257,6 @@ def _slow(key: str, value: Any) -> bytes:
             return b""
 
 
-def trace_id(value: int) -> bytes:
-    """Span.trace_id (field 1), the same for every span of a trace."""
-    return b"\x0a\x10" + value.to_bytes(16, "big")
-
-
 def links(trace_state: str, parent_span_id: int | None) -> bytes:
     """Span.trace_state (3) and Span.parent_span_id (4), each only if there is one."""
     parent = b"" if parent_span_id is None else b"\x22\x08" + parent_span_id.to_bytes(8, "big")
@@ -271,8 +266,6 @@ def links(trace_state: str, parent_span_id: int | None) -> bytes:
 Status = tuple[int, str | None]  # (Status.StatusCode, message)
 UNSET_STATUS: Status = (UNSET, None)
 
-# span_id (2): tag, length, big-endian bytes.
-_SPAN_ID = Struct(">2sQ")
 # trace_id (1) and span_id (2) together, each as its tag and length (two bytes, big-endian
 # like the ids) and its bytes: the trace id as its high and low 64 bits.
 IDS = Struct(">HQQHQ")
@@ -286,25 +279,6 @@ _FLAGS[True] = b"\x85\x01" + _REMOTE_PARENT.to_bytes(4, "little")
 _UNSET_TAILS = {remote: b"\x7a\x00" + flags for remote, flags in _FLAGS.items()}
 # Span names repeat ("chat {model}"): their encoded field, kept as attributes are.
 _NAMES: dict[str, bytes] = {}
-
-
-def span(
-    trace: bytes,
-    span_id: int,
-    links: bytes,
-    name: str,
-    kind: int,
-    start: int,
-    end: int,
-    attributes: bytes,
-    status: Status,
-    remote_parent: bool,
-) -> bytes:
-    """One Span message, framed as a ScopeSpans.spans entry (field 2), its fields in number
-    order as encode_spans writes them. `trace` is from trace_id(), `links` from links(),
-    `attributes` from attributes()."""
-    ids = trace + _SPAN_ID.pack(b"\x12\x08", span_id) + links
-    return framed(ids, name_field(name), kind, start, end, attributes, tail(status, remote_parent))
 
 
 def name_field(name: str) -> bytes:
@@ -343,6 +317,35 @@ def framed(
     return b"\x12" + varint(n) + body
 
 
+# A span whose every part but its ids and times is known (an answered attempt's span) as
+# one struct: its pack, the frame, the name with kind and the start's tag, and the rest
+# (attributes and tail). The caller packs (frame, ids, name_kind, start, 0x41, end, rest):
+# one call where framed() takes a dozen steps (callgrind: ~2k of ~6k instructions).
+FixedSpanForm = tuple[Callable[..., bytes], bytes, bytes, bytes]
+
+
+def fixed_span_form(ids: int, name: bytes, kind: int, rest: bytes) -> FixedSpanForm:
+    """For spans with `ids` bytes of ids() and links(), name_field() `name`, `kind`, and
+    the attributes and tail `rest`."""
+    frame = b"\x12" + varint(ids + len(name) + 20 + len(rest))  # 20: kind, two times
+    struct = Struct(f"<{len(frame)}s{ids}s{len(name) + 3}sQBQ{len(rest)}s")
+    return struct.pack, frame, name + bytes((0x30, kind, 0x39)), rest
+
+
+# A root span's head (no parent, no trace state) by its name_field(): frame (tag, 2-byte
+# length), ids (28 bytes), name, kind and the tagged times, packed by one struct each.
+ROOT_HEADS: dict[bytes, Callable[..., bytes]] = {}
+
+
+def root_head(name: bytes) -> Callable[..., bytes]:
+    """The pack of ROOT_HEADS[name]: (0x12, 2-byte length, ids, name, 0x30, kind, 0x39,
+    start, 0x41, end), as framed() writes them."""
+    pack = Struct(f"<BH28s{len(name)}sBBBQBQ").pack
+    if len(ROOT_HEADS) < _CACHE_LIMIT:
+        ROOT_HEADS[name] = pack
+    return pack
+
+
 def _status(code: int, message: str | None) -> bytes:
     """Span.status (field 15): Status { message = 2; code = 3; }."""
     payload = _field(b"\x12", message.encode()) if message else b""
@@ -369,7 +372,7 @@ class Batch:
         self._scope_tail = ScopeSpans(schema_url=scope_spans.schema_url).SerializeToString()
 
     def request(self, spans: list[bytes]) -> bytes:
-        """ExportTraceServiceRequest { resource_spans = 1; } around spans from span(),
+        """ExportTraceServiceRequest { resource_spans = 1; } around spans from framed(),
         written with one copy of the spans (a batch is 512 of them by default)."""
         scope, tail = self._scope, self._scope_tail
         scope_spans = len(scope) + sum(map(len, spans)) + len(tail)
@@ -379,3 +382,8 @@ class Batch:
         return b"".join(
             [head, self._resource, scope_head, scope, *spans, tail, self._resource_tail]
         )
+
+
+# A root span's tail (no parent): unset, or an error without a message (tail()).
+UNSET_ROOT_TAIL = tail(UNSET_STATUS, False)
+ERROR_ROOT_TAIL = tail((ERROR, None), False)

@@ -278,18 +278,23 @@ class RequestSpan:
                     tracer.attempt_span(ids + below, deployment, start, end, ttft, ended, message)
                 )
         ids = encoding.IDS.pack(encoding.IDS_TAGS, high, low, encoding.SPAN_ID_TAG, own)
-        if parent is not None or state:
-            ids += encoding.links(state, None if parent is None else parent[0])
-        remote = parent is not None and parent[1]
-        spans.append(
-            encoding.framed(
-                ids,
-                self.name or _CHAT,
-                encoding.SERVER,
-                self._start,
-                time_ns(),
-                attributes,
-                encoding.tail(_ERROR if failed else _UNSET, remote),
+        name = self.name or _CHAT
+        tail = encoding.ERROR_ROOT_TAIL if failed else encoding.UNSET_ROOT_TAIL
+        size = len(attributes) + len(name) + len(tail) + 48  # 28 of ids, 20 of kind, times
+        if parent is None and not state and 0x80 <= size < 0x4000:  # a root: most requests
+            # One kept struct per name: the frame's 2-byte length, ids, name, kind, times.
+            pack = encoding.ROOT_HEADS.get(name) or encoding.root_head(name)
+            length = (size & 0x7F) | 0x80 | (size >> 7) << 8  # a 2-byte varint, little-endian
+            head = pack(0x12, length, ids, name, 0x30, 2, 0x39, self._start, 0x41, time_ns())
+            spans.append(head + attributes + tail)
+        else:
+            if parent is not None or state:
+                ids += encoding.links(state, None if parent is None else parent[0])
+            remote = parent is not None and parent[1]
+            tail = encoding.tail(_ERROR if failed else _UNSET, remote)
+            spans.append(
+                encoding.framed(
+                    ids, name, encoding.SERVER, self._start, time_ns(), attributes, tail
+                )
             )
-        )
         tracer.queue.put(spans)

@@ -43,8 +43,8 @@ def both(spans: list[dict[str, Any]], resource: Resource = RESOURCE) -> tuple[by
 def _ours(s: dict[str, Any]) -> bytes:
     parent = s["parent"]
     status = s["status"]
-    return encoding.span(
-        encoding.trace_id(s["trace_id"]),
+    return encoded_span(
+        s["trace_id"],
         s["span_id"],
         encoding.links(s["trace_state"], None if parent is None else parent[0]),
         s["name"],
@@ -54,6 +54,27 @@ def _ours(s: dict[str, Any]) -> bytes:
         encoding.attributes(s["attributes"]),
         encoding.UNSET_STATUS if status == encoding.UNSET_STATUS else status,
         parent is not None and parent[1],
+    )
+
+
+def encoded_span(
+    trace: int,
+    span_id: int,
+    links: bytes,
+    name: str,
+    kind: int,
+    start: int,
+    end: int,
+    attributes: bytes,
+    status: encoding.Status,
+    remote_parent: bool,
+) -> bytes:
+    """A span from the encoder's parts, as RequestSpan.finish puts them together."""
+    high, low = trace >> 64, trace & ((1 << 64) - 1)
+    ids = encoding.IDS.pack(encoding.IDS_TAGS, high, low, encoding.SPAN_ID_TAG, span_id)
+    tail = encoding.tail(status, remote_parent)
+    return encoding.framed(
+        ids + links, encoding.name_field(name), kind, start, end, attributes, tail
     )
 
 

@@ -19,16 +19,14 @@ from proxy import tracing_encoding as encoding
 from proxy.config import ConfigError
 from proxy.tracing_export import EncodedSpanExporter, SpanQueue
 from tests.otlp_receiver import SERVER, OtlpReceiver
+from tests.test_tracing_encoding import encoded_span
 
 BATCH = encoding.Batch(Resource({"service.name": "queue-test"}), InstrumentationScope("t"))
 
 
 def encoded(span_id: int) -> bytes:
-    trace = encoding.trace_id(7)
     status = encoding.UNSET_STATUS
-    return encoding.span(
-        trace, span_id, b"", f"s{span_id}", encoding.SERVER, 1, 2, b"", status, False
-    )
+    return encoded_span(7, span_id, b"", f"s{span_id}", encoding.SERVER, 1, 2, b"", status, False)
 
 
 class Recorder:
