@@ -57,7 +57,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from proxy import tracing_encoding as encoding
 from proxy.config import Config, ProviderType
 from proxy.tracing_export import EncodedSpanExporter, SpanQueue
-from proxy.tracing_span import RequestSpan
+from proxy.tracing_span import TTFT_HEAD, RequestSpan
 
 if TYPE_CHECKING:
     from proxy.trace import RequestTrace
@@ -141,7 +141,7 @@ class Tracer:
             return self._sampled(headers)
         if self.random_ids:  # both ids from one draw: the trace's 128 bits, then the span's 64
             bits = getrandbits(192)
-            trace_id, span_id = bits >> 64, bits & _LOW_64
+            trace_id, span_id = bits >> 64, bits & encoding.LOW_64
         else:
             trace_id = span_id = 0
         if not trace_id:  # another id generator, or a zero
@@ -216,7 +216,7 @@ class Tracer:
             return pack(form[1], ids, form[2], start, 0x41, end, form[3], ttft, form[4])
         name, fixed = deployment
         if ttft is not None:
-            fixed += _TTFT_HEAD + encoding.DOUBLE.pack(ttft)
+            fixed += TTFT_HEAD + encoding.DOUBLE.pack(ttft)
         done, tail = self.attempt_end(outcome, message)
         return encoding.framed(ids, name, encoding.CLIENT, start, end, fixed + done, tail)
 
@@ -231,7 +231,7 @@ class Tracer:
         if plain:
             form = encoding.fixed_span_form(ids, name, encoding.CLIENT, (fixed + done + tail,))
         else:
-            rest = (fixed + _TTFT_HEAD, done + tail)
+            rest = (fixed + TTFT_HEAD, done + tail)
             form = encoding.fixed_span_form(ids, name, encoding.CLIENT, rest)
         return _keep(self._answered, (deployment, ids, plain), form)
 
@@ -266,8 +266,6 @@ class Tracer:
         return _keep(self.outcomes, key, encoding.attributes(attributes))
 
 
-_TTFT_HEAD = encoding.double("gen_ai.response.time_to_first_chunk", 0.0)[:-8]
-_LOW_64 = (1 << 64) - 1
 _STATIC_ROOTS = {ALWAYS_ON: True, DEFAULT_ON: True, ALWAYS_OFF: False, DEFAULT_OFF: False}
 _OK_TAIL = encoding.tail(encoding.UNSET_STATUS, False)  # an attempt's parent is local
 _BLOCKS = 1024  # entries per Tracer table (distinct models, outcomes...) before it starts over

@@ -270,6 +270,7 @@ UNSET_STATUS: Status = (UNSET, None)
 # like the ids) and its bytes: the trace id as its high and low 64 bits.
 IDS = Struct(">HQQHQ")
 IDS_TAGS, SPAN_ID_TAG = 0x0A10, 0x1208
+LOW_64 = (1 << 64) - 1  # a trace id's low 64 bits
 # kind (6), start_time_unix_nano (7), end_time_unix_nano (8): tag, value; tag, fixed64 x2.
 _KIND_TIMES = Struct("<BBBQBQ")
 # status (15) then flags (16, fixed32; its bits say whether the parent is remote). Status is
@@ -305,16 +306,29 @@ def framed(
 ) -> bytes:
     """A span from its encoded parts: `ids` is trace_id (1), span_id (2), trace_state (3)
     and parent_span_id (4); `name` from name_field(); `tail` from tail(). What a request's
-    spans share (the ids' parts, names, tails) is encoded once by the caller."""
+    spans share (the ids' parts, names, tails) is encoded once by the caller. A span of
+    128 bytes to 16 KiB (most) has its head (frame, ids, name, kind, times) packed by one
+    kept struct per name and ids' length (callgrind: ~4.4k instructions, ~6.4k by steps)."""
+    size = len(ids) + len(name) + 20 + len(attributes) + len(tail)  # 20: kind, two times
+    if 0x80 <= size < 0x4000:
+        pack = _HEADS.get((name, len(ids))) or _head(name, len(ids))
+        length = (size & 0x7F) | 0x80 | (size >> 7) << 8  # the 2-byte varint, little-endian
+        return pack(0x12, length, ids, name, 0x30, kind, 0x39, start, 0x41, end) + attributes + tail
     body = b"".join(
         (ids, name, _KIND_TIMES.pack(0x30, kind, 0x39, start, 0x41, end), attributes, tail)
     )
-    n = len(body)
-    if n < 0x80:
-        return b"\x12" + _ONE[n] + body
-    if n < 0x4000:
-        return b"\x12" + _TWO.pack((n & 0x7F) | 0x80 | (n >> 7) << 8) + body
-    return b"\x12" + varint(n) + body
+    return b"\x12" + varint(len(body)) + body
+
+
+# framed()'s heads: (0x12, 2-byte length, ids, name, 0x30, kind, 0x39, start, 0x41, end).
+_HEADS: dict[tuple[bytes, int], Callable[..., bytes]] = {}
+
+
+def _head(name: bytes, ids: int) -> Callable[..., bytes]:
+    pack = Struct(f"<BH{ids}s{len(name)}sBBBQBQ").pack
+    if len(_HEADS) < _CACHE_LIMIT:
+        _HEADS[(name, ids)] = pack
+    return pack
 
 
 # A span whose every part but its ids, times and at most one double attribute value is
@@ -334,20 +348,6 @@ def fixed_span_form(ids: int, name: bytes, kind: int, rest: tuple[bytes, ...]) -
     parts = "d".join(f"{len(part)}s" for part in rest)
     struct = Struct(f"<{len(frame)}s{ids}s{len(name) + 3}sQBQ{parts}")
     return (struct.pack, frame, name + bytes((0x30, kind, 0x39)), *rest)
-
-
-# A root span's head (no parent, no trace state) by its name_field(): frame (tag, 2-byte
-# length), ids (28 bytes), name, kind and the tagged times, packed by one struct each.
-ROOT_HEADS: dict[bytes, Callable[..., bytes]] = {}
-
-
-def root_head(name: bytes) -> Callable[..., bytes]:
-    """The pack of ROOT_HEADS[name]: (0x12, 2-byte length, ids, name, 0x30, kind, 0x39,
-    start, 0x41, end), as framed() writes them."""
-    pack = Struct(f"<BH28s{len(name)}sBBBQBQ").pack
-    if len(ROOT_HEADS) < _CACHE_LIMIT:
-        ROOT_HEADS[name] = pack
-    return pack
 
 
 def _status(code: int, message: str | None) -> bytes:
@@ -386,8 +386,3 @@ class Batch:
         return b"".join(
             [head, self._resource, scope_head, scope, *spans, tail, self._resource_tail]
         )
-
-
-# A root span's tail (no parent): unset, or an error without a message (tail()).
-UNSET_ROOT_TAIL = tail(UNSET_STATUS, False)
-ERROR_ROOT_TAIL = tail((ERROR, None), False)

@@ -39,11 +39,11 @@ _PARAMETERS = {
     "seed": "gen_ai.request.seed",
 }
 _PARAMETER_FIELDS = frozenset(_PARAMETERS)
-_TTFT_HEAD = encoding.double("gen_ai.response.time_to_first_chunk", 0.0)[:-8]
+# An attribute gen_ai.response.time_to_first_chunk but its 8-byte value (tracing.py too).
+TTFT_HEAD = encoding.double("gen_ai.response.time_to_first_chunk", 0.0)[:-8]
 _DOUBLE = encoding.DOUBLE
 _UNSET = encoding.UNSET_STATUS
 _ERROR: encoding.Status = (encoding.ERROR, None)
-_LOW_64 = (1 << 64) - 1
 _FINISH_REASONS = "gen_ai.response.finish_reasons"
 # One choice's finish reason -> its encoded attribute (a few values: stop, length...).
 _REASONS: dict[str, bytes] = {}
@@ -60,9 +60,10 @@ _CHAT = encoding.name_field("chat")  # a request that ended before its body was 
 
 
 # An attempt while it runs, a list (built and updated in the fewest steps; callgrind):
-_ID, _DEPLOYMENT, _START, _END, _TTFT_AT, _OUTCOME, _MESSAGE = range(7)
-# _DEPLOYMENT is Tracer.attempt()'s (encoded name, encoded fixed attributes); _START and
-# _END are wall-clock ns; _MESSAGE the failure's redacted message, if it failed.
+# [span id, deployment, start, end, time to first chunk, outcome, message]. The deployment
+# is Tracer.attempt()'s (encoded name, encoded fixed attributes); start and end are
+# wall-clock ns; the message is the failure's redacted one, if it failed. Updated items:
+_END, _TTFT_AT, _OUTCOME, _MESSAGE = 3, 4, 5, 6
 # The traceparent an attempt sends: version, trace id (hex), its span id (hex), flags.
 _TRACEPARENT = {True: b"%b%016x-01", False: b"%b%016x-00"}
 _TRACEPARENT_NAME, _TRACESTATE_NAME = b"traceparent", b"tracestate"
@@ -252,13 +253,17 @@ class RequestSpan:
         else:
             key = (status, outcome, tuple([f"{a.provider}:{a.outcome}" for a in attempts]))
         key += (trace.provider, trace.upstream_model)
+        usage = trace.usage
+        tokens = b""
+        if usage is not None:
+            tokens = encoding.usage(usage.prompt, usage.completion, usage.cached, usage.reasoning)
         attributes = b"".join(
             (
                 self._request,
                 self._reply,
                 tracer.outcomes.get(key) or tracer.outcome(key, status, trace),
-                b"" if first is None else _TTFT_HEAD + _DOUBLE.pack(first - trace.start),
-                b"" if trace.usage is None else encoding.usage(*trace.usage),
+                b"" if first is None else TTFT_HEAD + _DOUBLE.pack(first - trace.start),
+                tokens,
             )
         )
         # Issue 11 hook: once the trace carries the caller's key name, record it here as
@@ -267,7 +272,7 @@ class RequestSpan:
         if failed:
             attributes += encoding.attribute("error.type", outcome)
         trace_id, own, state, parent = self.trace_id, self.span_id, self.trace_state, self._parent
-        high, low = trace_id >> 64, trace_id & _LOW_64
+        high, low = trace_id >> 64, trace_id & encoding.LOW_64
         spans = []
         if self._attempts:
             # An attempt's parent is our span: Span.trace_state (3), parent_span_id (4).
@@ -278,23 +283,13 @@ class RequestSpan:
                     tracer.attempt_span(ids + below, deployment, start, end, ttft, ended, message)
                 )
         ids = encoding.IDS.pack(encoding.IDS_TAGS, high, low, encoding.SPAN_ID_TAG, own)
+        if parent is not None or state:
+            ids += encoding.links(state, None if parent is None else parent[0])
+        remote = parent is not None and parent[1]
+        tail = encoding.tail(_ERROR if failed else _UNSET, remote)
         name = self.name or _CHAT
-        tail = encoding.ERROR_ROOT_TAIL if failed else encoding.UNSET_ROOT_TAIL
-        size = len(attributes) + len(name) + len(tail) + 48  # 28 of ids, 20 of kind, times
-        if parent is None and not state and 0x80 <= size < 0x4000:  # a root: most requests
-            # One kept struct per name: the frame's 2-byte length, ids, name, kind, times.
-            pack = encoding.ROOT_HEADS.get(name) or encoding.root_head(name)
-            length = (size & 0x7F) | 0x80 | (size >> 7) << 8  # a 2-byte varint, little-endian
-            head = pack(0x12, length, ids, name, 0x30, 2, 0x39, self._start, 0x41, time_ns())
-            spans.append(head + attributes + tail)
-        else:
-            if parent is not None or state:
-                ids += encoding.links(state, None if parent is None else parent[0])
-            remote = parent is not None and parent[1]
-            tail = encoding.tail(_ERROR if failed else _UNSET, remote)
-            spans.append(
-                encoding.framed(
-                    ids, name, encoding.SERVER, self._start, time_ns(), attributes, tail
-                )
-            )
+        end = time_ns()
+        spans.append(
+            encoding.framed(ids, name, encoding.SERVER, self._start, end, attributes, tail)
+        )
         tracer.queue.put(spans)
