@@ -132,6 +132,7 @@ class Tracer:
         self._requests: dict[tuple[str, bool], tuple[bytes, bytes]] = {}
         self.ok_end = self.attempt_end("ok", None)  # most attempts' end
         self._answered: dict[tuple[tuple[bytes, bytes], int, bool], encoding.FixedSpanForm] = {}
+        self.answers: dict[tuple[Any, ...], encoding.PairForm] = {}
 
     def start(self, headers: Mapping[bytes, str]) -> RequestSpan:
         """The request's span, continuing the caller's W3C trace if it sent one; it starts
@@ -139,16 +140,17 @@ class Tracer:
         sampled = self.root_sampled
         if sampled is None or b"traceparent" in headers:
             return self._sampled(headers)
-        if self.random_ids:  # both ids from one draw: the trace's 128 bits, then the span's 64
-            bits = getrandbits(192)
-            trace_id, span_id = bits >> 64, bits & encoding.LOW_64
-        else:
-            trace_id = span_id = 0
-        if not trace_id:  # another id generator, or a zero
-            trace_id = self.ids.generate_trace_id()
-        if not span_id:
-            span_id = self.ids.generate_span_id()
-        return RequestSpan(self, trace_id, span_id, sampled, time_ns())
+        if self.random_ids:  # both ids from one draw: the trace's 16 bytes, the span's 8
+            drawn = getrandbits(192).to_bytes(24, "big")
+            trace_id, span_id = drawn[:16], drawn[16:]
+            if trace_id != _NO_TRACE and span_id != _NO_SPAN:
+                return RequestSpan(self, trace_id, span_id, sampled, time_ns())
+        trace_id = self.ids.generate_trace_id().to_bytes(16, "big")
+        return RequestSpan(self, trace_id, self.new_span_id(), sampled, time_ns())
+
+    def new_span_id(self) -> bytes:
+        """A span id from the SDK's id generator (never 0), as its 8 bytes."""
+        return self.ids.generate_span_id().to_bytes(8, "big")
 
     def _sampled(self, headers: Mapping[bytes, str]) -> RequestSpan:
         """A request whose sampling the SDK's sampler decides: a caller's trace, or a
@@ -165,12 +167,12 @@ class Tracer:
         state = sampling.trace_state
         return RequestSpan(
             self,
-            trace_id,
-            ids.generate_span_id(),
+            trace_id.to_bytes(16, "big"),
+            self.new_span_id(),
             sampling.decision is Decision.RECORD_AND_SAMPLE,
             time_ns(),
             state.to_header() if state else "",
-            None if parent is None else (parent.span_id, parent.is_remote),
+            None if parent is None else (parent.span_id.to_bytes(8, "big"), parent.is_remote),
         )
 
     def attempt(self, provider: str, model: str) -> tuple[bytes, bytes]:
@@ -235,6 +237,23 @@ class Tracer:
             form = encoding.fixed_span_form(ids, name, encoding.CLIENT, rest)
         return _keep(self._answered, (deployment, ids, plain), form)
 
+    def answered(self, key: tuple[Any, ...], trace: RequestTrace) -> encoding.PairForm:
+        """The struct of a request's two spans when its one attempt answered and it has no
+        caller's trace (encoding.pair_form), with the request span's outcome attributes
+        after the pair form's first five items; kept under `key` (RequestSpan._answered:
+        status, deployment, request span name, whether the attempt has no time to first
+        chunk, its provider and outcome, the answering provider and model). Empty if the
+        spans do not fit the form."""
+        status, deployment, name, plain, provider, outcome, answering, model = key
+        outcome_key = (status, "ok", provider, outcome, answering, model)
+        outcome_block = self.outcomes.get(outcome_key) or self.outcome(outcome_key, status, trace)
+        attempt_name, fixed = deployment
+        done, tail = self.ok_end
+        rest = (fixed + done + tail,) if plain else (fixed + TTFT_HEAD, done + tail)
+        pair = encoding.pair_form(attempt_name, rest, name)
+        form = () if pair is None else (*pair[:5], outcome_block, *pair[5:])
+        return _keep(self.answers, key, form)
+
     def request(self, model: str, stream: bool) -> tuple[bytes, bytes]:
         """A request span's encoded name and first attributes, for a request with nothing
         more to record."""
@@ -266,6 +285,7 @@ class Tracer:
         return _keep(self.outcomes, key, encoding.attributes(attributes))
 
 
+_NO_TRACE, _NO_SPAN = bytes(16), bytes(8)  # all-zero ids are invalid (W3C, OpenTelemetry)
 _STATIC_ROOTS = {ALWAYS_ON: True, DEFAULT_ON: True, ALWAYS_OFF: False, DEFAULT_OFF: False}
 _OK_TAIL = encoding.tail(encoding.UNSET_STATUS, False)  # an attempt's parent is local
 _BLOCKS = 1024  # entries per Tracer table (distinct models, outcomes...) before it starts over

@@ -163,29 +163,40 @@ def attribute(key: str, value: Any) -> bytes:
 
 
 def unique(key: str, value: str) -> bytes:
-    """A string attribute whose value will not come again (an id, content): not kept.
-    Short ones are written by one bytes %-format per key (its key field in the format, the
-    three lengths as %c), the fewest steps measured (callgrind)."""
+    """A string attribute whose value will not come again (an id, content): not kept."""
+    return unique_after(_UNIQUE.get(key) or unique_form(key), value)
+
+
+# unique_after()'s form: (the KeyValue's length but the value's, what comes first, the key,
+# and the bytes %-format of both: the first part, then the attribute with its three lengths
+# as %c and the value as %b).
+UniqueForm = tuple[int, bytes, str, bytes]
+
+
+def unique_form(key: str, before: bytes = b"") -> UniqueForm:
+    """The form of a `key` attribute after the encoded attributes `before`."""
+    head = _KEYS.get(key) or _key(key)
+    escaped = before.replace(b"%", b"%%") + b"\x4a%c" + head.replace(b"%", b"%%")
+    form = (len(head) + 4, before, key, escaped + b"\x12%c\x0a%c%b")
+    if not before and len(_UNIQUE) < _CACHE_LIMIT:
+        _UNIQUE[key] = form
+    return form
+
+
+def unique_after(form: UniqueForm, value: str) -> bytes:
+    """A unique string attribute (not kept) after the form's first part. A short value is
+    written by the form's one bytes %-format, the fewest steps measured (callgrind)."""
     try:
         data = value.encode()
     except UnicodeEncodeError:  # not UTF-8 (a lone surrogate): left out
-        return b""
-    form = _UNIQUE.get(key) or _unique_form(key)
+        return form[1]
     pair = form[0] + len(data)  # KeyValue's length: key field, value's tag and lengths
     if pair < 0x80:
-        return form[1] % (pair, len(data) + 2, len(data), data)
-    return _attribute(key, value)
+        return form[3] % (pair, len(data) + 2, len(data), data)
+    return form[1] + _attribute(form[2], value)
 
 
-_UNIQUE: dict[str, tuple[int, bytes]] = {}
-
-
-def _unique_form(key: str) -> tuple[int, bytes]:
-    head = _KEYS.get(key) or _key(key)
-    form = (len(head) + 4, b"\x4a%c" + head.replace(b"%", b"%%") + b"\x12%c\x0a%c%b")
-    if len(_UNIQUE) < _CACHE_LIMIT:
-        _UNIQUE[key] = form
-    return form
+_UNIQUE: dict[str, UniqueForm] = {}
 
 
 def integer(key: str, value: int) -> bytes:
@@ -210,19 +221,14 @@ _USAGE = (
 
 
 def usage(prompt: int, completion: int, cached: int, reasoning: int) -> bytes:
-    """The four gen_ai.usage.* token counts, as integer() writes each: one call instead of
-    four (each call is ~1k instructions of the ~1.6k an integer() costs, callgrind)."""
-    heads = _USAGE_HEADS
+    """The four gen_ai.usage.* token counts, as integer() writes each (all four under 128:
+    USAGE_SMALL % counts writes the same in one step)."""
     return b"".join(
         (
-            heads[0][0] + _ONE[prompt] if 0 <= prompt < 0x80 else integer(_USAGE[0], prompt),
-            heads[1][0] + _ONE[completion]
-            if 0 <= completion < 0x80
-            else integer(_USAGE[1], completion),
-            heads[2][0] + _ONE[cached] if 0 <= cached < 0x80 else integer(_USAGE[2], cached),
-            heads[3][0] + _ONE[reasoning]
-            if 0 <= reasoning < 0x80
-            else integer(_USAGE[3], reasoning),
+            integer(_USAGE[0], prompt),
+            integer(_USAGE[1], completion),
+            integer(_USAGE[2], cached),
+            integer(_USAGE[3], reasoning),
         )
     )
 
@@ -234,7 +240,8 @@ def _int_heads(key: str) -> tuple[bytes, bytes]:
     return heads
 
 
-_USAGE_HEADS = [_int_heads(key) for key in _USAGE]
+# usage() for four one-byte counts (0-127), by one format: each key's head, the count as %c.
+USAGE_SMALL = b"".join(_int_heads(key)[0].replace(b"%", b"%%") + b"%c" for key in _USAGE)
 
 
 def double(key: str, value: float) -> bytes:
@@ -257,20 +264,27 @@ def _slow(key: str, value: Any) -> bytes:
             return b""
 
 
-def links(trace_state: str, parent_span_id: int | None) -> bytes:
+def links(trace_state: str, parent_span_id: bytes | None) -> bytes:
     """Span.trace_state (3) and Span.parent_span_id (4), each only if there is one."""
-    parent = b"" if parent_span_id is None else b"\x22\x08" + parent_span_id.to_bytes(8, "big")
+    parent = b"" if parent_span_id is None else PARENT_TAG + parent_span_id
     return _field(b"\x1a", trace_state.encode()) + parent if trace_state else parent
 
 
 Status = tuple[int, str | None]  # (Status.StatusCode, message)
 UNSET_STATUS: Status = (UNSET, None)
 
-# trace_id (1) and span_id (2) together, each as its tag and length (two bytes, big-endian
-# like the ids) and its bytes: the trace id as its high and low 64 bits.
-IDS = Struct(">HQQHQ")
-IDS_TAGS, SPAN_ID_TAG = 0x0A10, 0x1208
-LOW_64 = (1 << 64) - 1  # a trace id's low 64 bits
+# Span ids are kept as their bytes (16 for a trace, 8 for a span: what the wire carries),
+# each field as its tag and length, then the bytes: trace_id (1), span_id (2),
+# parent_span_id (4).
+TRACE_TAG, SPAN_TAG, PARENT_TAG = b"\x0a\x10", b"\x12\x08", b"\x22\x08"
+_IDS = TRACE_TAG + b"%b" + SPAN_TAG + b"%b"
+
+
+def ids(trace_id: bytes, span_id: bytes) -> bytes:
+    """Span.trace_id (1) and Span.span_id (2)."""
+    return _IDS % (trace_id, span_id)
+
+
 # kind (6), start_time_unix_nano (7), end_time_unix_nano (8): tag, value; tag, fixed64 x2.
 _KIND_TIMES = Struct("<BBBQBQ")
 # status (15) then flags (16, fixed32; its bits say whether the parent is remote). Status is
@@ -348,6 +362,42 @@ def fixed_span_form(ids: int, name: bytes, kind: int, rest: tuple[bytes, ...]) -
     parts = "d".join(f"{len(part)}s" for part in rest)
     struct = Struct(f"<{len(frame)}s{ids}s{len(name) + 3}sQBQ{parts}")
     return (struct.pack, frame, name + bytes((0x30, kind, 0x39)), *rest)
+
+
+# A request's two spans when it made one attempt, that attempt answered and there is no
+# caller's trace (most requests): one struct packs the attempt's span whole and the request
+# span up to its end time, ids and times included; the request span's attributes and tail
+# follow (RequestSpan.finish joins them). One pack where the spans' parts took ~20 steps
+# and calls (callgrind: ~22k of ~33k instructions saved at the request's end).
+# The form: (pack, the request span's size but its attributes and tail, the attempt span's
+# frame and trace id tag, its name with kind and start tag, the request span's name with
+# kind and start tag, the attempt's rest: its attributes and tail, or those up to its time
+# to first chunk and those after it). Struct fields, in order: attempt frame, trace id,
+# span id tag, span id, parent tag, parent (our span) id, name+kind, start, end tag, end,
+# rest[0] (, double, rest[1]); then the request span: frame tag, 2-byte length, trace id
+# tag, trace id, span id tag, span id, name+kind, start, end tag, end.
+PairForm = tuple[Any, ...]
+_ATTEMPT_IDS, _REQUEST_IDS = 38, 28  # trace id, span id (and parent id): tags, lengths, bytes
+
+
+def pair_form(attempt_name: bytes, rest: tuple[bytes, ...], request_name: bytes) -> PairForm | None:
+    """For name_field()s `attempt_name` and `request_name` and the attempt's `rest` (one
+    part, or two around an 8-byte double); None if the attempt span's size needs other
+    than a two-byte length (128 bytes to 16 KiB: any real deployment's)."""
+    size = _ATTEMPT_IDS + len(attempt_name) + 20 + sum(map(len, rest)) + 8 * (len(rest) - 1)
+    if not 0x80 <= size < 0x4000:
+        return None
+    parts = "d".join(f"{len(part)}s" for part in rest)
+    attempt = f"5s16s2s8s2s8s{len(attempt_name) + 3}sQBQ{parts}"
+    request = f"BH2s16s2s8s{len(request_name) + 3}sQBQ"
+    return (
+        Struct(f"<{attempt}{request}").pack,
+        _REQUEST_IDS + len(request_name) + 20,
+        b"\x12" + varint(size) + TRACE_TAG,
+        attempt_name + bytes((0x30, CLIENT, 0x39)),
+        request_name + bytes((0x30, SERVER, 0x39)),
+        *rest,
+    )
 
 
 def _status(code: int, message: str | None) -> bytes:

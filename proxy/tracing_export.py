@@ -6,7 +6,7 @@ of them per request and passing each through its on_end (an os.getpid() syscall 
 measured ~42k instructions (callgrind), ~12 us of CPU on the 2-core dev machine, of the
 40 us budget of issue 13, only to have the exporter turn them into protobuf objects
 again. Our spans are encoded once, by proxy/tracing_encoding.py, when the request ends;
-this queue holds those bytes, a request's spans in one put().
+this queue holds those bytes, a request's spans as one item.
 
 It batches as BatchSpanProcessor does and reads the same variables, with the SDK's
 defaults: OTEL_BSP_SCHEDULE_DELAY (ms between exports, 5000), OTEL_BSP_MAX_QUEUE_SIZE
@@ -111,7 +111,11 @@ class SpanQueue(SpanProcessor):
             )
         self._exporter = exporter
         self._batch = batch
-        self._queue: collections.deque[bytes] = collections.deque()
+        # Each request's spans, encoded one after the other, and how many.
+        self._queue: collections.deque[tuple[bytes, int]] = collections.deque()
+        # Spans ever queued (written on the event loop only) and ever taken off (by the
+        # export thread only): their difference is what is queued, with no lock.
+        self._added = self._taken = 0
         self._wake = threading.Event()
         self._export_lock = threading.Lock()  # the worker's exports and a force_flush
         self._stopped = False
@@ -120,19 +124,21 @@ class SpanQueue(SpanProcessor):
         self._worker = threading.Thread(target=self._run, name="llm-proxy-spans", daemon=True)
         self._worker.start()
 
-    def put(self, spans: list[bytes]) -> None:
-        """A finished request's spans (on the event loop; never blocks)."""
-        queue = self._queue
-        if self._stopped or len(queue) + len(spans) > self._max_queue:
-            self.dropped += len(spans)
+    def put(self, spans: bytes, count: int) -> None:
+        """A finished request's `count` spans, encoded one after the other (on the event
+        loop; never blocks)."""
+        queued = self._added - self._taken
+        if self._stopped or queued + count > self._max_queue:
+            self.dropped += count
             if not self._full:
                 self._full = True
                 log.warning("span queue full (%s spans): dropping spans", self._max_queue)
             return
         if self._full:
             self._full = False
-        queue.extend(spans)
-        if len(queue) >= self._max_batch and not self._wake.is_set():
+        self._queue.append((spans, count))
+        self._added += count
+        if queued + count >= self._max_batch and not self._wake.is_set():
             self._wake.set()
 
     def _run(self) -> None:
@@ -152,16 +158,29 @@ class SpanQueue(SpanProcessor):
             try:
                 sent_one = False
                 while queue:
-                    if len(queue) < size and (full_batches_only or (sent_one and not everything)):
+                    queued = self._added - self._taken
+                    if queued < size and (full_batches_only or (sent_one and not everything)):
                         break
-                    spans = [queue.popleft() for _ in range(min(size, len(queue)))]
+                    spans, count = self._batch_of(size)
                     try:
-                        self._exporter.export_encoded(self._batch.request(spans), len(spans))
+                        self._exporter.export_encoded(self._batch.request(spans), count)
                     except Exception:  # the thread must live on: log and go on
                         log.exception("span export failed")
                     sent_one = True
             finally:
                 detach(token)
+
+    def _batch_of(self, size: int) -> tuple[list[bytes], int]:
+        """Requests' spans from the front of the queue, at most `size` spans (a request's
+        spans are not split: one with more than `size` goes alone)."""
+        queue, count = self._queue, 0
+        spans: list[bytes] = []
+        while queue and (not spans or count + queue[0][1] <= size):
+            blob, n = queue.popleft()  # the event loop only appends: no lock needed
+            spans.append(blob)
+            count += n
+        self._taken += count
+        return spans, count
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         if self._stopped:

@@ -15,7 +15,9 @@ had; tests/test_tracing_span.py checks the spans against that.
 
 from __future__ import annotations
 
+from binascii import hexlify
 from random import getrandbits
+from struct import Struct
 from time import time_ns
 from typing import TYPE_CHECKING, Any
 
@@ -45,28 +47,36 @@ _DOUBLE = encoding.DOUBLE
 _UNSET = encoding.UNSET_STATUS
 _ERROR: encoding.Status = (encoding.ERROR, None)
 _FINISH_REASONS = "gen_ai.response.finish_reasons"
-# One choice's finish reason -> its encoded attribute (a few values: stop, length...).
-_REASONS: dict[str, bytes] = {}
+# One choice's finish reason (stop, length...) -> the form of its attribute followed by
+# gen_ai.response.id (encoding.unique_after).
+_REPLIES: dict[str, encoding.UniqueForm] = {}
 
 
-def _reasons(reason: str) -> bytes:
-    encoded = encoding.attribute(_FINISH_REASONS, (reason,) if reason else ())
-    if len(_REASONS) < 64:  # the known reasons; an upstream's odd ones are not kept
-        _REASONS[reason] = encoded
-    return encoded
+def _reply_form(reason: str) -> encoding.UniqueForm:
+    form = encoding.unique_form(
+        "gen_ai.response.id", encoding.attribute(_FINISH_REASONS, (reason,))
+    )
+    if len(_REPLIES) < 64:  # the known reasons; an upstream's odd ones are not kept
+        _REPLIES[reason] = form
+    return form
 
 
 _CHAT = encoding.name_field("chat")  # a request that ended before its body was read
 
 
 # An attempt while it runs, a list (built and updated in the fewest steps; callgrind):
-# [span id, deployment, start, end, time to first chunk, outcome, message]. The deployment
-# is Tracer.attempt()'s (encoded name, encoded fixed attributes); start and end are
-# wall-clock ns; the message is the failure's redacted one, if it failed. Updated items:
+# [span id, deployment, start, end, time to first chunk, outcome, message]. The span id is
+# its 8 bytes; the deployment is Tracer.attempt()'s (encoded name, encoded fixed
+# attributes); start and end are wall-clock ns; the message is the failure's redacted one,
+# if it failed. Updated items:
 _END, _TTFT_AT, _OUTCOME, _MESSAGE = 3, 4, 5, 6
 # The traceparent an attempt sends: version, trace id (hex), its span id (hex), flags.
-_TRACEPARENT = {True: b"%b%016x-01", False: b"%b%016x-00"}
+_TRACEPARENT = {True: b"00-%b-%b-01", False: b"00-%b-%b-00"}
 _TRACEPARENT_NAME, _TRACESTATE_NAME = b"traceparent", b"tracestate"
+# A request span without a caller's trace, not failed: unset status, a local (no) parent.
+_REQUEST_TAIL = encoding.tail(_UNSET, False)
+_TTFT = Struct(f"<{len(TTFT_HEAD)}sd")  # the time to first chunk attribute: head, value
+_TRACE_TAG, _SPAN_TAG, _PARENT_TAG = encoding.TRACE_TAG, encoding.SPAN_TAG, encoding.PARENT_TAG
 
 
 class RequestSpan:
@@ -74,38 +84,37 @@ class RequestSpan:
     attribute checks and processor calls) on the request path. Span ids come from the
     SDK's id generator and the sampling decision from its sampler (OTEL_TRACES_SAMPLER),
     as Tracer.start says; an unsampled request still passes on a traceparent (flags 00)
-    and exports nothing."""
+    and exports nothing. Ids are kept as their bytes (big-endian, as on the wire)."""
 
     __slots__ = (
         "_attempts",
         "_current",
+        "_own",
         "_parent",
         "_reply",
         "_request",
         "_start",
-        "_traceparent",
+        "_trace",
         "_tracer",
         "headers",
         "name",
         "sampled",
-        "span_id",
-        "trace_id",
         "trace_state",
     )
 
     def __init__(
         self,
         tracer: Tracer,
-        trace_id: int,
-        span_id: int,
+        trace_id: bytes,
+        span_id: bytes,
         sampled: bool,
         start: int,
         trace_state: str = "",
-        parent: tuple[int, bool] | None = None,
+        parent: tuple[bytes, bool] | None = None,
     ) -> None:
         self._tracer = tracer
-        self.trace_id = trace_id
-        self.span_id = span_id
+        self._trace = trace_id  # 16 bytes
+        self._own = span_id  # 8 bytes
         self.sampled = sampled
         self._start = start  # wall-clock ns
         self.trace_state = trace_state  # the W3C tracestate header, "" for none
@@ -115,14 +124,21 @@ class RequestSpan:
         self._reply = b""  # and what the answer said (non-stream)
         self._attempts: list[list[Any]] = []
         self._current: list[Any] | None = None
-        self._traceparent = b""  # b"00-{trace id}-", once an attempt needs it
         # The upstream request's trace headers for the current attempt (upstream.py), in
         # httpx's form: (name, lowercased name, value).
         self.headers: tuple[tuple[bytes, bytes, bytes], ...] = ()
 
+    @property
+    def trace_id(self) -> int:
+        return int.from_bytes(self._trace, "big")
+
+    @property
+    def span_id(self) -> int:
+        return int.from_bytes(self._own, "big")
+
     def ids(self) -> tuple[str, str]:
         """(trace id, span id) in hex, for the access log line."""
-        return f"{self.trace_id:032x}", f"{self.span_id:016x}"
+        return self._trace.hex(), self._own.hex()
 
     def request(self, req: ChatRequest, route: str | None) -> None:
         """What the client asked for, once the body is parsed."""
@@ -156,21 +172,15 @@ class RequestSpan:
         if self._current is not None:
             self.end_attempt("abandoned")  # never left open by a path that forgot it
         tracer = self._tracer
-        span_id = getrandbits(64) if tracer.random_ids else 0
-        if not span_id:  # another id generator (OTEL_PYTHON_ID_GENERATOR), or a zero
-            span_id = tracer.ids.generate_span_id()
+        bits = getrandbits(64) if tracer.random_ids else 0
+        # 0: another id generator (OTEL_PYTHON_ID_GENERATOR), or a zero drawn
+        span_id = bits.to_bytes(8, "big") if bits else tracer.new_span_id()
         deployment = tracer.attempts.get((provider, model)) or tracer.attempt(provider, model)
         self._current = [span_id, deployment, time_ns(), 0, None, "", None]
         # W3C Trace Context, written directly (what TraceContextTextMapPropagator.inject
         # writes, without building a Context per attempt).
-        prefix = self._traceparent
-        if not prefix:
-            prefix = self._traceparent = b"00-%032x-" % self.trace_id
-        parent = (
-            _TRACEPARENT_NAME,
-            _TRACEPARENT_NAME,
-            _TRACEPARENT[self.sampled] % (prefix, span_id),
-        )
+        value = _TRACEPARENT[self.sampled] % (hexlify(self._trace), hexlify(span_id))
+        parent = (_TRACEPARENT_NAME, _TRACEPARENT_NAME, value)
         if self.trace_state:
             state = self.trace_state.encode()
             self.headers = (parent, (_TRACESTATE_NAME, _TRACESTATE_NAME, state))
@@ -205,32 +215,39 @@ class RequestSpan:
                 return
         if not isinstance(answer, dict):
             return
-        choices = answer.get("choices")
+        choices, answer_id = answer.get("choices"), answer.get("id")
+        if (
+            choices.__class__ is list
+            and len(choices) == 1
+            and answer_id.__class__ is str
+            and not self._tracer.capture_content
+        ):  # most answers: one choice, its reason's attribute and the id by one format
+            only = choices[0]
+            reason = only.get("finish_reason") if only.__class__ is dict else None
+            if reason.__class__ is str:
+                form = _REPLIES.get(reason) or _reply_form(reason)
+                self._reply = encoding.unique_after(form, answer_id)
+                return
+        self._reply = self._answer(answer, choices, answer_id)
+
+    def _answer(self, answer: dict[str, Any], choices: Any, answer_id: Any) -> bytes:
+        """reply()'s attributes, for any answer."""
         if not isinstance(choices, list):
             choices = []
-        if len(choices) == 1:  # most answers: one choice, its reason's attribute kept
-            only = choices[0]
-            reason = only.get("finish_reason") if isinstance(only, dict) else None
-            if reason.__class__ is str:
-                encoded = _REASONS.get(reason) or _reasons(reason)
-            else:  # none, or not a string (kept as the text of it)
-                encoded = encoding.attribute(_FINISH_REASONS, (str(reason),) if reason else ())
-        else:
-            reasons = tuple(
-                [
-                    str(c["finish_reason"])
-                    for c in choices
-                    if isinstance(c, dict) and c.get("finish_reason")
-                ]
-            )
-            encoded = encoding.attribute(_FINISH_REASONS, reasons)
-        answer_id = answer.get("id")
+        reasons = tuple(
+            [
+                str(c["finish_reason"])
+                for c in choices
+                if isinstance(c, dict) and c.get("finish_reason")
+            ]
+        )
+        encoded = encoding.attribute(_FINISH_REASONS, reasons)
         if isinstance(answer_id, str):
             encoded += encoding.unique("gen_ai.response.id", answer_id)
         if self._tracer.capture_content:
             messages = orjson.dumps([c.get("message") for c in choices if isinstance(c, dict)])
             encoded += encoding.unique("gen_ai.output.messages", messages.decode())
-        self._reply = encoded
+        return encoded
 
     def finish(self, trace: RequestTrace, status: int) -> None:
         """End both spans from the request's account (trace.py calls this once), encode
@@ -244,7 +261,88 @@ class RequestSpan:
             self.end_attempt(trace.outcome)
         if not self.sampled:
             return
-        tracer, attempts, outcome = self._tracer, trace.attempts, trace.outcome
+        usage = trace.usage
+        if usage is None:
+            tokens = b""
+        elif 0 <= (usage.prompt | usage.completion | usage.cached | usage.reasoning) < 0x80:
+            tokens = encoding.USAGE_SMALL % usage  # one-byte counts (`|`: the largest's bits)
+        else:
+            tokens = encoding.usage(*usage)
+        attempts = self._attempts
+        if (
+            len(attempts) == 1
+            and trace.outcome == "ok"
+            and status < 400
+            and self._parent is None
+            and not self.trace_state
+            and len(trace.attempts) == 1
+        ):
+            spans = self._answered(trace, status, attempts[0], tokens)
+            if spans:
+                self._tracer.queue.put(spans, 2)
+                return
+        self._tracer.queue.put(self._spans(trace, status, tokens), len(attempts) + 1)
+
+    def _answered(
+        self, trace: RequestTrace, status: int, attempt: list[Any], tokens: bytes
+    ) -> bytes:
+        """Both spans of a request whose one attempt answered, with no caller's trace (most
+        requests), by one kept struct (Tracer.answered); b"" if this one does not fit
+        it (then _spans writes them)."""
+        first, ttft = trace.first_byte, attempt[_TTFT_AT]
+        if attempt[_OUTCOME] != "ok" or (first is None) is not (ttft is None):
+            return b""  # or a time to first chunk on one span only: not the struct's shape
+        only = trace.attempts[0]
+        key = (
+            status,
+            attempt[1],
+            self.name or _CHAT,
+            ttft is None,
+            only.provider,
+            only.outcome,
+            trace.provider,
+            trace.upstream_model,
+        )
+        form = self._tracer.answers.get(key) or self._tracer.answered(key, trace)
+        if not form:
+            return b""
+        if ttft is None:
+            attributes = b"".join((self._request, self._reply, form[5], tokens, _REQUEST_TAIL))
+        else:
+            assert first is not None  # the attempt's shape is the request's: checked above
+            ttft_attribute = _TTFT.pack(TTFT_HEAD, first - trace.start)
+            attributes = b"".join(
+                (self._request, self._reply, form[5], ttft_attribute, tokens, _REQUEST_TAIL)
+            )
+        size = form[1] + len(attributes)  # the request span's
+        if not 0x80 <= size < 0x4000:
+            return b""
+        trace_id, own, length = self._trace, self._own, (size & 0x7F) | 0x80 | (size >> 7) << 8
+        spans: bytes
+        if ttft is None:
+            spans = form[0](
+                form[2], trace_id, _SPAN_TAG, attempt[0], _PARENT_TAG, own, form[3],
+                attempt[2], 0x41, attempt[3], form[6],
+                0x12, length, _TRACE_TAG, trace_id, _SPAN_TAG, own, form[4],
+                self._start, 0x41, time_ns(),
+            )  # fmt: skip
+        else:
+            spans = form[0](
+                form[2], trace_id, _SPAN_TAG, attempt[0], _PARENT_TAG, own, form[3],
+                attempt[2], 0x41, attempt[3], form[6], ttft, form[7],
+                0x12, length, _TRACE_TAG, trace_id, _SPAN_TAG, own, form[4],
+                self._start, 0x41, time_ns(),
+            )  # fmt: skip
+        return spans + attributes
+
+    def _spans(self, trace: RequestTrace, status: int, tokens: bytes) -> bytes:
+        """Both spans of any request: each part by its own step."""
+        tracer, attempts, outcome, first = (
+            self._tracer,
+            trace.attempts,
+            trace.outcome,
+            trace.first_byte,
+        )
         # What decides the outcome block (Tracer.outcome); one attempt (most requests)
         # without building its "provider:outcome" string, and a key of another length.
         if len(attempts) == 1:
@@ -253,10 +351,6 @@ class RequestSpan:
         else:
             key = (status, outcome, tuple([f"{a.provider}:{a.outcome}" for a in attempts]))
         key += (trace.provider, trace.upstream_model)
-        usage = trace.usage
-        tokens = b""
-        if usage is not None:
-            tokens = encoding.usage(usage.prompt, usage.completion, usage.cached, usage.reasoning)
         attributes = b"".join(
             (
                 self._request,
@@ -271,18 +365,15 @@ class RequestSpan:
         failed = status >= 400 or outcome != "ok"
         if failed:
             attributes += encoding.attribute("error.type", outcome)
-        trace_id, own, state, parent = self.trace_id, self.span_id, self.trace_state, self._parent
-        high, low = trace_id >> 64, trace_id & encoding.LOW_64
+        trace_id, own, state, parent = self._trace, self._own, self.trace_state, self._parent
         spans = []
         if self._attempts:
             # An attempt's parent is our span: Span.trace_state (3), parent_span_id (4).
             below = encoding.links(state, own)
             for span_id, deployment, start, end, ttft, ended, message in self._attempts:
-                ids = encoding.IDS.pack(encoding.IDS_TAGS, high, low, encoding.SPAN_ID_TAG, span_id)
-                spans.append(
-                    tracer.attempt_span(ids + below, deployment, start, end, ttft, ended, message)
-                )
-        ids = encoding.IDS.pack(encoding.IDS_TAGS, high, low, encoding.SPAN_ID_TAG, own)
+                ids = encoding.ids(trace_id, span_id) + below
+                spans.append(tracer.attempt_span(ids, deployment, start, end, ttft, ended, message))
+        ids = encoding.ids(trace_id, own)
         if parent is not None or state:
             ids += encoding.links(state, None if parent is None else parent[0])
         remote = parent is not None and parent[1]
@@ -292,4 +383,4 @@ class RequestSpan:
         spans.append(
             encoding.framed(ids, name, encoding.SERVER, self._start, end, attributes, tail)
         )
-        tracer.queue.put(spans)
+        return b"".join(spans)

@@ -46,7 +46,7 @@ def _ours(s: dict[str, Any]) -> bytes:
     return encoded_span(
         s["trace_id"],
         s["span_id"],
-        encoding.links(s["trace_state"], None if parent is None else parent[0]),
+        encoding.links(s["trace_state"], None if parent is None else parent[0].to_bytes(8, "big")),
         s["name"],
         s["kind"],
         s["start"],
@@ -70,8 +70,7 @@ def encoded_span(
     remote_parent: bool,
 ) -> bytes:
     """A span from the encoder's parts, as RequestSpan.finish puts them together."""
-    high, low = trace >> 64, trace & ((1 << 64) - 1)
-    ids = encoding.IDS.pack(encoding.IDS_TAGS, high, low, encoding.SPAN_ID_TAG, span_id)
+    ids = encoding.ids(trace.to_bytes(16, "big"), span_id.to_bytes(8, "big"))
     tail = encoding.tail(status, remote_parent)
     return encoding.framed(
         ids + links, encoding.name_field(name), kind, start, end, attributes, tail

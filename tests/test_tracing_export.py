@@ -62,8 +62,8 @@ def test_batches_of_at_most_the_batch_size_in_order(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "3")
     recorder = Recorder()
     spans = queue(recorder)
-    spans.put([encoded(1), encoded(2)])
-    spans.put([encoded(3), encoded(4)])
+    spans.put(encoded(1) + encoded(2), 2)
+    spans.put(encoded(3) + encoded(4), 2)
     spans.shutdown()  # exports what is left; a full batch may have gone already
     assert [i for b in recorder.batches for i in b] == [1, 2, 3, 4]
     assert all(len(b) <= 3 for b in recorder.batches)
@@ -74,9 +74,9 @@ def test_a_full_batch_wakes_the_export_thread(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "2")
     recorder = Recorder()
     spans = queue(recorder)
-    spans.put([encoded(1)])
+    spans.put(encoded(1), 1)
     assert not recorder.exported.is_set()  # one span: waits for the delay (10 minutes)
-    spans.put([encoded(2)])
+    spans.put(encoded(2), 1)
     assert recorder.exported.wait(10)
     assert recorder.batches == [[1, 2]]
     spans.shutdown()
@@ -85,7 +85,7 @@ def test_a_full_batch_wakes_the_export_thread(monkeypatch: pytest.MonkeyPatch) -
 def test_force_flush_exports_everything_now() -> None:
     recorder = Recorder()
     spans = queue(recorder)
-    spans.put([encoded(1), encoded(2)])
+    spans.put(encoded(1) + encoded(2), 2)
     assert spans.force_flush()
     assert recorder.batches == [[1, 2]]
     spans.shutdown()
@@ -100,10 +100,10 @@ def test_a_request_that_does_not_fit_is_dropped_whole_with_one_warning(
     recorder = Recorder()
     with caplog.at_level(logging.WARNING, logger="proxy.tracing"):
         spans = queue(recorder)
-        spans.put([encoded(1), encoded(2)])
-        spans.put([encoded(3), encoded(4)])  # 4 > 3: dropped
-        spans.put([encoded(5), encoded(6)])
-        spans.put([encoded(7)])  # fits
+        spans.put(encoded(1) + encoded(2), 2)
+        spans.put(encoded(3) + encoded(4), 2)  # 4 > 3: dropped
+        spans.put(encoded(5) + encoded(6), 2)
+        spans.put(encoded(7), 1)  # fits
         spans.shutdown()
     assert [i for b in recorder.batches for i in b] == [1, 2, 7]
     assert spans.dropped == 4
@@ -116,7 +116,7 @@ def test_spans_after_shutdown_are_dropped() -> None:
     recorder = Recorder()
     spans = queue(recorder)
     spans.shutdown()
-    spans.put([encoded(1)])
+    spans.put(encoded(1), 1)
     assert recorder.batches == [] and spans.dropped == 1
     spans.shutdown()  # twice (aclose, then the SDK's at exit): no error
 
@@ -220,3 +220,18 @@ def test_urllib3_sends_the_configured_headers_and_compression(
     assert receiver.headers[-1]["x-tenant"] == "blue"
     assert receiver.headers[-1]["authorization"] == "Bearer t"
     exporter.shutdown()
+
+
+def test_a_requests_spans_are_never_split(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch takes whole requests: at most the batch size, or one request alone when it
+    has more spans than that."""
+    monkeypatch.setenv("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "3")
+    recorder = Recorder()
+    spans = queue(recorder)
+    spans.put(encoded(1) + encoded(2), 2)
+    spans.put(encoded(3) + encoded(4), 2)
+    spans.put(encoded(5) + encoded(6) + encoded(7) + encoded(8), 4)
+    spans.put(encoded(9), 1)
+    assert spans.force_flush()
+    assert recorder.batches == [[1, 2], [3, 4], [5, 6, 7, 8], [9]]
+    spans.shutdown()

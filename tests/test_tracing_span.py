@@ -6,6 +6,7 @@ captured content; an unsampled request queues nothing."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -17,12 +18,14 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags, TraceState
 
+from proxy import tracing_encoding as encoding
 from proxy.config import parse_config
 from proxy.errors import Attempt
 from proxy.providers.base import Reply, Usage
 from proxy.request import parse_chat_request
 from proxy.trace import RequestTrace
 from proxy.tracing import Tracer, Tracing
+from proxy.tracing_span import RequestSpan
 
 CONFIG = """providers:
   p0: {type: openai, base_url: "https://api.example.com:8443/v1", api_key: x}
@@ -60,7 +63,7 @@ def captured(monkeypatch: pytest.MonkeyPatch) -> Iterator[Captured]:
     monkeypatch.setenv("OTEL_TRACES_SAMPLER", "parentbased_always_on")
     tracing = Tracing()
     spans: list[bytes] = []
-    monkeypatch.setattr(tracing.queue, "put", spans.extend)
+    monkeypatch.setattr(tracing.queue, "put", lambda encoded, count: spans.append(encoded))
     yield Captured(tracing, spans)
     tracing.queue.shutdown()
 
@@ -307,3 +310,75 @@ def test_an_unsampled_request_queues_nothing(captured: Captured) -> None:
     tracer = captured.tracer()
     run(tracer, {"model": "smart", "messages": MESSAGES}, [("p0", "m0", "ok")], headers=unsampled)
     assert captured.spans == []
+
+
+@pytest.mark.parametrize(
+    ("stream", "usage"),
+    [
+        (False, USAGE),
+        (False, Usage(9, 20, 0, 127)),  # one-byte counts: encoding.USAGE_SMALL
+        (True, USAGE),
+        (False, None),
+    ],
+)
+def test_an_answered_request_by_one_struct_is_what_the_steps_write(
+    captured: Captured, monkeypatch: pytest.MonkeyPatch, stream: bool, usage: Usage | None
+) -> None:
+    """RequestSpan._answered (one attempt that answered, no caller's trace: one kept
+    struct) writes byte for byte what _spans (each part by its own step) writes, with the
+    times where they belong."""
+    clock = itertools.count(1_700_000_000_000_000_000, 1_000)
+    monkeypatch.setattr("proxy.tracing.time_ns", lambda: next(clock))
+    monkeypatch.setattr("proxy.tracing_span.time_ns", lambda: next(clock))
+    body = {"model": "smart", "messages": MESSAGES, "stream": stream}
+    answer = None if stream else ANSWER
+    trace, span = run(captured.tracer(), body, [("p1", "m1", "ok")], answer=answer, usage=usage)
+    [queued] = captured.spans
+    [_, _, start, end, *_] = span._attempts[0]
+    assert span._start < start < end
+    tokens = b"" if usage is None else encoding.usage(*usage)
+    if usage is not None and max(usage) < 0x80:
+        assert encoding.USAGE_SMALL % usage == tokens
+    ended = next(clock)
+    monkeypatch.setattr("proxy.tracing_span.time_ns", lambda: ended)
+    by_struct = span._answered(trace, 200, span._attempts[0], tokens)
+    assert by_struct == span._spans(trace, 200, tokens)
+    assert len(by_struct) == len(queued)  # finish wrote it so too, but for its end time
+    [scope_spans] = (
+        ExportTraceServiceRequest.FromString(captured.tracing.queue._batch.request([by_struct]))
+        .resource_spans[0]
+        .scope_spans
+    )
+    attempt, server = scope_spans.spans
+    assert (attempt.start_time_unix_nano, attempt.end_time_unix_nano) == (start, end)
+    assert (server.start_time_unix_nano, server.end_time_unix_nano) == (span._start, ended)
+
+
+@pytest.mark.parametrize(
+    ("attempts", "status", "by_struct"),
+    [
+        ([("p0", "m0", "ok")], 200, True),
+        ([("p0", "m0", "upstream_5xx"), ("p1", "m1", "ok")], 200, False),
+        ([("p0", "m0", "upstream_5xx")], 502, False),
+        ([("p0", "m0", "ok")], 400, False),  # answered, but the request failed
+    ],
+)
+def test_only_one_answered_attempt_is_written_by_the_struct(
+    captured: Captured,
+    monkeypatch: pytest.MonkeyPatch,
+    attempts: list[tuple[str, str, str]],
+    status: int,
+    by_struct: bool,
+) -> None:
+    written: list[bytes] = []
+    answered = RequestSpan._answered
+
+    def spy(self: RequestSpan, *args: Any) -> bytes:
+        written.append(answered(self, *args))
+        return written[-1]
+
+    monkeypatch.setattr(RequestSpan, "_answered", spy)
+    body = {"model": "smart", "messages": MESSAGES}
+    run(captured.tracer(), body, attempts, status=status)
+    assert bool(written and written[0]) is by_struct
+    assert len(captured.spans) == 1
