@@ -129,7 +129,7 @@ class Tracer:
         self.attempts: dict[tuple[str, str], tuple[bytes, bytes]] = {}
         self.outcomes: dict[tuple[Any, ...], bytes] = {}
         self._attempt_ends: dict[str, bytes] = {}
-        self._requests: dict[tuple[str, bool], tuple[bytes, bytes]] = {}
+        self.requests: dict[tuple[str, bool], tuple[bytes, bytes]] = {}
         self.ok_end = self.attempt_end("ok", None)  # most attempts' end
         self._answered: dict[tuple[tuple[bytes, bytes], int, bool], encoding.FixedSpanForm] = {}
         self.answers: dict[tuple[Any, ...], encoding.PairForm] = {}
@@ -257,7 +257,7 @@ class Tracer:
     def request(self, model: str, stream: bool) -> tuple[bytes, bytes]:
         """A request span's encoded name and first attributes, for a request with nothing
         more to record."""
-        known = self._requests.get((model, stream))
+        known = self.requests.get((model, stream))  # RequestSpan.request looks here first
         if known is None:
             attributes = {
                 "gen_ai.operation.name": "chat",
@@ -265,7 +265,7 @@ class Tracer:
                 "gen_ai.request.stream": stream,
             }
             value = (encoding.name_field(f"chat {model}"), encoding.attributes(attributes))
-            known = _keep(self._requests, (model, stream), value)
+            known = _keep(self.requests, (model, stream), value)
         return known
 
     def outcome(self, key: tuple[Any, ...], status: int, trace: RequestTrace) -> bytes:

@@ -145,7 +145,9 @@ class RequestSpan:
         body, tracer = req.body, self._tracer
         plain = req.models is None and route is None and _PARAMETER_FIELDS.isdisjoint(body)
         if plain and not tracer.capture_content:
-            self.name, self._request = tracer.request(req.model, req.stream)
+            model, stream = req.model, req.stream
+            known = tracer.requests.get((model, stream)) or tracer.request(model, stream)
+            self.name, self._request = known
             return
         self.name = encoding.name_field(f"chat {req.model}")
         attributes = {
