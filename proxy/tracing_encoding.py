@@ -221,16 +221,47 @@ _USAGE = (
 
 
 def usage(prompt: int, completion: int, cached: int, reasoning: int) -> bytes:
-    """The four gen_ai.usage.* token counts, as integer() writes each (all four under 128:
-    USAGE_SMALL % counts writes the same in one step)."""
-    return b"".join(
-        (
-            integer(_USAGE[0], prompt),
-            integer(_USAGE[1], completion),
-            integer(_USAGE[2], cached),
-            integer(_USAGE[3], reasoning),
+    """The four gen_ai.usage.* token counts, as integer() writes each. Counts of one or two
+    varint bytes (0-16383: most) by one kept struct per shape (which of them take two
+    bytes): ~4k instructions against ~11k for an integer() each (callgrind). All four
+    under 128: USAGE_SMALL % counts writes the same in one step."""
+    if not 0 <= (prompt | completion | cached | reasoning) < 0x4000:  # `|`: the largest's bits
+        return b"".join(
+            (
+                integer(_USAGE[0], prompt),
+                integer(_USAGE[1], completion),
+                integer(_USAGE[2], cached),
+                integer(_USAGE[3], reasoning),
+            )
         )
+    shape = (
+        (prompt > 0x7F) | (completion > 0x7F) << 1 | (cached > 0x7F) << 2 | (reasoning > 0x7F) << 3
     )
+    form = _USAGE_FORMS[shape]
+    pack: Callable[..., bytes] = form[0]
+    # A two-byte varint as one little-endian 'H': the low 7 bits with the continuation bit
+    # (0x80), then the high 7 bits: n + (n & -0x80) + 0x80, for n = high * 128 + low.
+    return pack(
+        form[1],
+        prompt if prompt < 0x80 else prompt + (prompt & -0x80) + 0x80,
+        form[2],
+        completion if completion < 0x80 else completion + (completion & -0x80) + 0x80,
+        form[3],
+        cached if cached < 0x80 else cached + (cached & -0x80) + 0x80,
+        form[4],
+        reasoning if reasoning < 0x80 else reasoning + (reasoning & -0x80) + 0x80,
+    )
+
+
+def _usage_form(shape: int) -> tuple[Any, ...]:
+    """usage()'s struct for a shape (bit i set: count i takes two varint bytes) and the
+    heads of the four attributes for it."""
+    two = [bool(shape >> i & 1) for i in range(4)]
+    heads = [_int_heads(key)[wide] for key, wide in zip(_USAGE, two, strict=True)]
+    fields = "".join(
+        f"{len(head)}s{'H' if wide else 'B'}" for head, wide in zip(heads, two, strict=True)
+    )
+    return (Struct(f"<{fields}").pack, *heads)
 
 
 def _int_heads(key: str) -> tuple[bytes, bytes]:
@@ -242,6 +273,7 @@ def _int_heads(key: str) -> tuple[bytes, bytes]:
 
 # usage() for four one-byte counts (0-127), by one format: each key's head, the count as %c.
 USAGE_SMALL = b"".join(_int_heads(key)[0].replace(b"%", b"%%") + b"%c" for key in _USAGE)
+_USAGE_FORMS = [_usage_form(shape) for shape in range(16)]
 
 
 def double(key: str, value: float) -> bytes:

@@ -269,7 +269,7 @@ class RequestSpan:
         elif 0 <= (usage.prompt | usage.completion | usage.cached | usage.reasoning) < 0x80:
             tokens = encoding.USAGE_SMALL % usage  # one-byte counts (`|`: the largest's bits)
         else:
-            tokens = encoding.usage(*usage)
+            tokens = encoding.usage(usage.prompt, usage.completion, usage.cached, usage.reasoning)
         attempts = self._attempts
         if (
             len(attempts) == 1

@@ -286,9 +286,22 @@ def test_one_attribute_and_doubles_as_attributes_writes_them() -> None:
 
 
 @pytest.mark.parametrize(
-    "counts", [(0, 0, 0, 0), (9, 127, 128, 300), (16384, 1 << 40, -1, 5), (1 << 63, 1, 2, 3)]
+    "counts",
+    [
+        (0, 0, 0, 0),
+        (9, 127, 128, 300),
+        (16384, 1 << 40, -1, 5),
+        (1 << 63, 1, 2, 3),
+        (1500, 300, 0, 0),
+        (16383, 16383, 16383, 16383),
+        (127, 128, 16383, 16384),
+        # every shape usage()'s kept structs cover: which counts take two bytes
+        *[tuple(200 + i if shape >> i & 1 else 5 + i for i in range(4)) for shape in range(16)],
+    ],
 )
 def test_usage_as_attributes_writes_it(counts: tuple[int, int, int, int]) -> None:
     names = ("input_tokens", "output_tokens", "cache_read.input_tokens", "reasoning.output_tokens")
     expected = {f"gen_ai.usage.{name}": value for name, value in zip(names, counts, strict=True)}
     assert encoding.usage(*counts) == encoding.attributes(expected)
+    if all(0 <= count < 0x80 for count in counts):
+        assert encoding.USAGE_SMALL % counts == encoding.attributes(expected)
