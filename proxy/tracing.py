@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from random import getrandbits
 from time import time_ns
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -131,7 +131,6 @@ class Tracer:
         self._attempt_ends: dict[str, bytes] = {}
         self.requests: dict[tuple[str, bool], tuple[bytes, bytes]] = {}
         self.ok_end = self.attempt_end("ok", None)  # most attempts' end
-        self._answered: dict[tuple[tuple[bytes, bytes], int, bool], encoding.FixedSpanForm] = {}
         self.answers: dict[tuple[Any, ...], encoding.PairForm] = {}
 
     def start(self, headers: Mapping[bytes, str]) -> RequestSpan:
@@ -204,38 +203,14 @@ class Tracer:
         outcome: str,
         message: str | None,
     ) -> bytes:
-        """An attempt's encoded span (RequestSpan.finish). An answered one (most) by a kept
-        struct per deployment, ids' length and whether it has a time to first chunk: one
-        pack instead of the steps of encoding.framed (callgrind: ~2k of ~6k instructions
-        saved)."""
-        if outcome == "ok":
-            form = self._answered.get((deployment, len(ids), ttft is None))
-            if form is None:
-                form = self._answered_form(deployment, len(ids), ttft is None)
-            pack: Callable[..., bytes] = form[0]
-            if ttft is None:
-                return pack(form[1], ids, form[2], start, 0x41, end, form[3])
-            return pack(form[1], ids, form[2], start, 0x41, end, form[3], ttft, form[4])
+        """An attempt's encoded span, when RequestSpan._spans writes a request's spans step
+        by step (a fallback, a caller's trace, a failure; the common answered request's go
+        by Tracer.answered's struct)."""
         name, fixed = deployment
         if ttft is not None:
             fixed += TTFT_HEAD + encoding.DOUBLE.pack(ttft)
         done, tail = self.attempt_end(outcome, message)
         return encoding.framed(ids, name, encoding.CLIENT, start, end, fixed + done, tail)
-
-    def _answered_form(
-        self, deployment: tuple[bytes, bytes], ids: int, plain: bool
-    ) -> encoding.FixedSpanForm:
-        """The struct of an answered attempt's span (encoding.fixed_span_form); `plain`:
-        without a time to first chunk, else with it as a double between the deployment's
-        attributes and the outcome's."""
-        name, fixed = deployment
-        done, tail = self.ok_end
-        if plain:
-            form = encoding.fixed_span_form(ids, name, encoding.CLIENT, (fixed + done + tail,))
-        else:
-            rest = (fixed + TTFT_HEAD, done + tail)
-            form = encoding.fixed_span_form(ids, name, encoding.CLIENT, rest)
-        return _keep(self._answered, (deployment, ids, plain), form)
 
     def answered(self, key: tuple[Any, ...], trace: RequestTrace) -> encoding.PairForm:
         """The struct of a request's two spans when its one attempt answered and it has no

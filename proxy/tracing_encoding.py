@@ -377,25 +377,6 @@ def _head(name: bytes, ids: int) -> Callable[..., bytes]:
     return pack
 
 
-# A span whose every part but its ids, times and at most one double attribute value is
-# known (an answered attempt's span) as one struct: its pack, the frame, the name with kind
-# and the start's tag, then the rest: the attributes and tail, or the attributes up to the
-# double's value and those after it with the tail. The caller packs (frame, ids, name_kind,
-# start, 0x41, end, rest[0][, double, rest[1]]): one call where framed() takes a dozen
-# steps (callgrind: ~2k of ~6k instructions).
-FixedSpanForm = tuple[Any, ...]
-
-
-def fixed_span_form(ids: int, name: bytes, kind: int, rest: tuple[bytes, ...]) -> FixedSpanForm:
-    """For spans with `ids` bytes of ids and links(), name_field() `name`, `kind`, and
-    `rest` (one part, or two around an 8-byte double)."""
-    size = ids + len(name) + 20 + sum(map(len, rest)) + 8 * (len(rest) - 1)  # 20: kind, times
-    frame = b"\x12" + varint(size)
-    parts = "d".join(f"{len(part)}s" for part in rest)
-    struct = Struct(f"<{len(frame)}s{ids}s{len(name) + 3}sQBQ{parts}")
-    return (struct.pack, frame, name + bytes((0x30, kind, 0x39)), *rest)
-
-
 # A request's two spans when it made one attempt, that attempt answered and there is no
 # caller's trace (most requests): one struct packs the attempt's span whole and the request
 # span up to its end time, ids and times included; the request span's attributes and tail
