@@ -54,6 +54,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanKind, get_current_span
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from proxy import tracing_attributes as attrs
 from proxy import tracing_encoding as encoding
 from proxy.config import Config, ProviderType
 from proxy.tracing_export import EncodedSpanExporter, SpanQueue
@@ -177,7 +178,7 @@ class Tracer:
     def attempt(self, provider: str, model: str) -> tuple[bytes, bytes]:
         """An attempt span's encoded name and fixed attributes, per deployment."""
         fixed = {**self.providers.get(provider, {}), "gen_ai.request.model": model}
-        value = (encoding.name_field(f"chat {model}"), encoding.attributes(fixed))
+        value = (encoding.name_field(f"chat {model}"), attrs.attributes(fixed))
         return _keep(self.attempts, (provider, model), value)
 
     def attempt_end(self, outcome: str, message: str | None) -> tuple[bytes, bytes]:
@@ -188,7 +189,7 @@ class Tracer:
             attributes = {"llm_proxy.attempt.outcome": outcome}
             if outcome != "ok":
                 attributes["error.type"] = outcome
-            known = _keep(self._attempt_ends, outcome, encoding.attributes(attributes))
+            known = _keep(self._attempt_ends, outcome, attrs.attributes(attributes))
         if outcome == "ok":
             return known, _OK_TAIL
         return known, encoding.tail((encoding.ERROR, message), False)
@@ -208,7 +209,7 @@ class Tracer:
         by Tracer.answered's struct)."""
         name, fixed = deployment
         if ttft is not None:
-            fixed += TTFT_HEAD + encoding.DOUBLE.pack(ttft)
+            fixed += TTFT_HEAD + attrs.DOUBLE.pack(ttft)
         done, tail = self.attempt_end(outcome, message)
         return encoding.framed(ids, name, encoding.CLIENT, start, end, fixed + done, tail)
 
@@ -239,7 +240,7 @@ class Tracer:
                 "gen_ai.request.model": model,
                 "gen_ai.request.stream": stream,
             }
-            value = (encoding.name_field(f"chat {model}"), encoding.attributes(attributes))
+            value = (encoding.name_field(f"chat {model}"), attrs.attributes(attributes))
             known = _keep(self.requests, (model, stream), value)
         return known
 
@@ -257,7 +258,7 @@ class Tracer:
             attributes["llm_proxy.provider"] = trace.provider
         if trace.upstream_model is not None:
             attributes["gen_ai.response.model"] = trace.upstream_model
-        return _keep(self.outcomes, key, encoding.attributes(attributes))
+        return _keep(self.outcomes, key, attrs.attributes(attributes))
 
 
 _NO_TRACE, _NO_SPAN = bytes(16), bytes(8)  # all-zero ids are invalid (W3C, OpenTelemetry)

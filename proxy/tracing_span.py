@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from proxy import tracing_attributes as attrs
 from proxy import tracing_encoding as encoding
 
 if TYPE_CHECKING:
@@ -42,20 +43,18 @@ _PARAMETERS = {
 }
 _PARAMETER_FIELDS = frozenset(_PARAMETERS)
 # An attribute gen_ai.response.time_to_first_chunk but its 8-byte value (tracing.py too).
-TTFT_HEAD = encoding.double("gen_ai.response.time_to_first_chunk", 0.0)[:-8]
-_DOUBLE = encoding.DOUBLE
+TTFT_HEAD = attrs.double("gen_ai.response.time_to_first_chunk", 0.0)[:-8]
+_DOUBLE = attrs.DOUBLE
 _UNSET = encoding.UNSET_STATUS
 _ERROR: encoding.Status = (encoding.ERROR, None)
 _FINISH_REASONS = "gen_ai.response.finish_reasons"
 # One choice's finish reason (stop, length...) -> the form of its attribute followed by
-# gen_ai.response.id (encoding.unique_after).
-_REPLIES: dict[str, encoding.UniqueForm] = {}
+# gen_ai.response.id (attrs.unique_after).
+_REPLIES: dict[str, attrs.UniqueForm] = {}
 
 
-def _reply_form(reason: str) -> encoding.UniqueForm:
-    form = encoding.unique_form(
-        "gen_ai.response.id", encoding.attribute(_FINISH_REASONS, (reason,))
-    )
+def _reply_form(reason: str) -> attrs.UniqueForm:
+    form = attrs.unique_form("gen_ai.response.id", attrs.attribute(_FINISH_REASONS, (reason,)))
     if len(_REPLIES) < 64:  # the known reasons; an upstream's odd ones are not kept
         _REPLIES[reason] = form
     return form
@@ -166,8 +165,8 @@ class RequestSpan:
         content = b""
         if tracer.capture_content:
             messages = orjson.dumps(body.get("messages")).decode()
-            content = encoding.unique("gen_ai.input.messages", messages)
-        self._request = encoding.attributes(attributes) + content
+            content = attrs.unique("gen_ai.input.messages", messages)
+        self._request = attrs.attributes(attributes) + content
 
     def start_attempt(self, provider: str, model: str) -> None:
         """A client span for one upstream attempt; its traceparent goes upstream."""
@@ -228,7 +227,7 @@ class RequestSpan:
             reason = only.get("finish_reason") if only.__class__ is dict else None
             if reason.__class__ is str:
                 form = _REPLIES.get(reason) or _reply_form(reason)
-                self._reply = encoding.unique_after(form, answer_id)
+                self._reply = attrs.unique_after(form, answer_id)
                 return
         self._reply = self._answer(answer, choices, answer_id)
 
@@ -243,12 +242,12 @@ class RequestSpan:
                 if isinstance(c, dict) and c.get("finish_reason")
             ]
         )
-        encoded = encoding.attribute(_FINISH_REASONS, reasons)
+        encoded = attrs.attribute(_FINISH_REASONS, reasons)
         if isinstance(answer_id, str):
-            encoded += encoding.unique("gen_ai.response.id", answer_id)
+            encoded += attrs.unique("gen_ai.response.id", answer_id)
         if self._tracer.capture_content:
             messages = orjson.dumps([c.get("message") for c in choices if isinstance(c, dict)])
-            encoded += encoding.unique("gen_ai.output.messages", messages.decode())
+            encoded += attrs.unique("gen_ai.output.messages", messages.decode())
         return encoded
 
     def finish(self, trace: RequestTrace, status: int) -> None:
@@ -267,9 +266,9 @@ class RequestSpan:
         if usage is None:
             tokens = b""
         elif 0 <= (usage.prompt | usage.completion | usage.cached | usage.reasoning) < 0x80:
-            tokens = encoding.USAGE_SMALL % usage  # one-byte counts (`|`: the largest's bits)
+            tokens = attrs.USAGE_SMALL % usage  # one-byte counts (`|`: the largest's bits)
         else:
-            tokens = encoding.usage(usage.prompt, usage.completion, usage.cached, usage.reasoning)
+            tokens = attrs.usage(usage.prompt, usage.completion, usage.cached, usage.reasoning)
         attempts = self._attempts
         if (
             len(attempts) == 1
@@ -366,7 +365,7 @@ class RequestSpan:
         # the attribute llm_proxy.key.name (a configured name, never the key itself).
         failed = status >= 400 or outcome != "ok"
         if failed:
-            attributes += encoding.attribute("error.type", outcome)
+            attributes += attrs.attribute("error.type", outcome)
         trace_id, own, state, parent = self._trace, self._own, self.trace_state, self._parent
         spans = []
         if self._attempts:

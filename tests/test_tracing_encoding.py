@@ -15,6 +15,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags, TraceState
 
+from proxy import tracing_attributes as attrs
 from proxy import tracing_encoding as encoding
 
 TRACE_ID = 0x4BF92F3577B34DA6A3CE929D0E0E4736
@@ -51,7 +52,7 @@ def _ours(s: dict[str, Any]) -> bytes:
         s["kind"],
         s["start"],
         s["end"],
-        encoding.attributes(s["attributes"]),
+        attrs.attributes(s["attributes"]),
         encoding.UNSET_STATUS if status == encoding.UNSET_STATUS else status,
         parent is not None and parent[1],
     )
@@ -209,7 +210,7 @@ def test_edge_values_and_lengths() -> None:
 def test_a_value_with_no_int64_encoding_is_left_out_as_the_official_encoder_does() -> None:
     attributes = {"before": 1, "gen_ai.request.seed": 1 << 63, "after": 2}
     assert_same([span(attributes=attributes)])
-    assert encoding.attributes(attributes) == encoding.attributes({"before": 1, "after": 2})
+    assert attrs.attributes(attributes) == attrs.attributes({"before": 1, "after": 2})
 
 
 def test_resource_without_schema_and_a_minimal_resource() -> None:
@@ -265,8 +266,8 @@ def test_random_spans_match(seed: int) -> None:
 def test_unique_strings_as_attributes_writes_them(key: str, value: str) -> None:
     # 103 and 104 bytes: the last and first whose KeyValue needs a two-byte length with
     # this key; a key with % signs (unique's format), a key longer than one length byte.
-    expected = encoding.attributes({key: value})
-    assert encoding.unique(key, value) == expected
+    expected = attrs.attributes({key: value})
+    assert attrs.unique(key, value) == expected
 
 
 @pytest.mark.parametrize(
@@ -274,15 +275,15 @@ def test_unique_strings_as_attributes_writes_them(key: str, value: str) -> None:
 )
 def test_an_integer_as_attributes_writes_it(value: int) -> None:
     key = "gen_ai.usage.input_tokens"
-    assert encoding.integer(key, value) == encoding.attributes({key: value})
+    assert attrs.integer(key, value) == attrs.attributes({key: value})
 
 
 def test_one_attribute_and_doubles_as_attributes_writes_them() -> None:
     for key, value in SERVER_ATTRIBUTES.items():
-        assert encoding.attribute(key, value) == encoding.attributes({key: value})
-    assert encoding.attribute("l", ["a", "b"]) == encoding.attributes({"l": ("a", "b")})
+        assert attrs.attribute(key, value) == attrs.attributes({key: value})
+    assert attrs.attribute("l", ["a", "b"]) == attrs.attributes({"l": ("a", "b")})
     for value in (0.0, 1e-05, 12.5, -3.0):
-        assert encoding.double("d", value) == encoding.attributes({"d": value})
+        assert attrs.double("d", value) == attrs.attributes({"d": value})
 
 
 @pytest.mark.parametrize(
@@ -302,6 +303,6 @@ def test_one_attribute_and_doubles_as_attributes_writes_them() -> None:
 def test_usage_as_attributes_writes_it(counts: tuple[int, int, int, int]) -> None:
     names = ("input_tokens", "output_tokens", "cache_read.input_tokens", "reasoning.output_tokens")
     expected = {f"gen_ai.usage.{name}": value for name, value in zip(names, counts, strict=True)}
-    assert encoding.usage(*counts) == encoding.attributes(expected)
+    assert attrs.usage(*counts) == attrs.attributes(expected)
     if all(0 <= count < 0x80 for count in counts):
-        assert encoding.USAGE_SMALL % counts == encoding.attributes(expected)
+        assert attrs.USAGE_SMALL % counts == attrs.attributes(expected)

@@ -147,14 +147,23 @@ def test_a_setting_that_is_no_number_is_the_default(
     spans.shutdown()
 
 
-def test_the_official_exporter_sends_an_encoded_batch(
-    serve: Callable[..., str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def exporting(
+    serve: Callable[..., str], monkeypatch: pytest.MonkeyPatch, **settings: str
+) -> tuple[OtlpReceiver, EncodedSpanExporter]:
+    """A real receiver on loopback, and the exporter the environment builds for it with
+    these OTEL_* settings."""
     receiver = OtlpReceiver()
     url = serve(receiver.app())
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", f"{url}/v1/traces")
-    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "gzip")
-    exporter = EncodedSpanExporter()
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    return receiver, EncodedSpanExporter()
+
+
+def test_the_official_exporter_sends_an_encoded_batch(
+    serve: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    receiver, exporter = exporting(serve, monkeypatch, OTEL_EXPORTER_OTLP_TRACES_COMPRESSION="gzip")
     payload = BATCH.request([encoded(1), encoded(2)])
     assert exporter.export_encoded(payload, 2) is SpanExportResult.SUCCESS
     spans = receiver.wait_for(2, SERVER)
@@ -206,12 +215,12 @@ def test_plain_http_goes_through_urllib3_unless_requests_is_needed(
 def test_urllib3_sends_the_configured_headers_and_compression(
     serve: Callable[..., str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    receiver = OtlpReceiver()
-    url = serve(receiver.app())
-    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", f"{url}/v1/traces")
-    monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "x-tenant=blue,authorization=Bearer%20t")
-    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "deflate")
-    exporter = EncodedSpanExporter()
+    receiver, exporter = exporting(
+        serve,
+        monkeypatch,
+        OTEL_EXPORTER_OTLP_HEADERS="x-tenant=blue,authorization=Bearer%20t",
+        OTEL_EXPORTER_OTLP_TRACES_COMPRESSION="deflate",
+    )
     assert type(exporter._client._transport).__name__ == "Urllib3HTTPTransport"
     assert exporter.export_encoded(BATCH.request([encoded(3)]), 1) is SpanExportResult.SUCCESS
     [span] = receiver.wait_for(1, SERVER)

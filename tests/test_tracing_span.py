@@ -18,7 +18,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags, TraceState
 
-from proxy import tracing_encoding as encoding
+from proxy import tracing_attributes as attrs
 from proxy.config import parse_config
 from proxy.errors import Attempt
 from proxy.providers.base import Reply, Usage
@@ -316,7 +316,7 @@ def test_an_unsampled_request_queues_nothing(captured: Captured) -> None:
     ("stream", "usage"),
     [
         (False, USAGE),
-        (False, Usage(9, 20, 0, 127)),  # one-byte counts: encoding.USAGE_SMALL
+        (False, Usage(9, 20, 0, 127)),  # one-byte counts: attrs.USAGE_SMALL
         (True, USAGE),
         (False, None),
     ],
@@ -336,9 +336,9 @@ def test_an_answered_request_by_one_struct_is_what_the_steps_write(
     [queued] = captured.spans
     [_, _, start, end, *_] = span._attempts[0]
     assert span._start < start < end
-    tokens = b"" if usage is None else encoding.usage(*usage)
+    tokens = b"" if usage is None else attrs.usage(*usage)
     if usage is not None and max(usage) < 0x80:
-        assert encoding.USAGE_SMALL % usage == tokens
+        assert attrs.USAGE_SMALL % usage == tokens
     ended = next(clock)
     monkeypatch.setattr("proxy.tracing_span.time_ns", lambda: ended)
     by_struct = span._answered(trace, 200, span._attempts[0], tokens)
