@@ -17,13 +17,14 @@ comes first. A stream sends the text in words; the fake's `mode` makes it odd:
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 import orjson
 from starlette.responses import Response, StreamingResponse
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import AsyncIterator
 
     from tests.fakes.openai import FakeOpenAI
 
@@ -130,9 +131,9 @@ _USAGE = {
 }
 
 
-def _stream(
+async def _stream(
     fake: FakeOpenAI, body: dict[str, Any], output: list[dict[str, Any]]
-) -> Iterator[bytes]:
+) -> AsyncIterator[bytes]:
     events = _events(body, output)
     if fake.mode == "first_event_error":
         events = [{"type": "error", "code": "server_error", "message": "overloaded", "param": None}]
@@ -141,6 +142,11 @@ def _stream(
     elif fake.mode == "truncate":
         events = events[:-1]
     for number, event in enumerate(events):
+        if fake.mode == "stream_error" and event["type"] == "error":
+            # The pause lets the first events reach the proxy, and it commit the stream,
+            # before the error does: sent at once, they could arrive in one read and
+            # the error come before the commit (a 502 instead of response.failed).
+            await asyncio.sleep(0.3)  # not sync
         yield (
             b"event: "
             + event["type"].encode()
