@@ -37,7 +37,7 @@ import threading
 from collections.abc import Mapping
 from random import getrandbits
 from time import time_ns
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
@@ -179,7 +179,7 @@ class Tracer:
         """An attempt span's encoded name and fixed attributes, per deployment."""
         fixed = {**self.providers.get(provider, {}), "gen_ai.request.model": model}
         value = (encoding.name_field(f"chat {model}"), attrs.attributes(fixed))
-        return _keep(self.attempts, (provider, model), value)
+        return attrs.keep(self.attempts, (provider, model), value, _BLOCKS)
 
     def attempt_end(self, outcome: str, message: str | None) -> tuple[bytes, bytes]:
         """An attempt span's last attributes (its outcome, and error.type if it failed)
@@ -189,7 +189,7 @@ class Tracer:
             attributes = {"llm_proxy.attempt.outcome": outcome}
             if outcome != "ok":
                 attributes["error.type"] = outcome
-            known = _keep(self._attempt_ends, outcome, attrs.attributes(attributes))
+            known = attrs.keep(self._attempt_ends, outcome, attrs.attributes(attributes), _BLOCKS)
         if outcome == "ok":
             return known, _OK_TAIL
         return known, encoding.tail((encoding.ERROR, message), False)
@@ -228,7 +228,7 @@ class Tracer:
         rest = (fixed + done + tail,) if plain else (fixed + TTFT_HEAD, done + tail)
         pair = encoding.pair_form(attempt_name, rest, name)
         form = () if pair is None else (*pair[:5], outcome_block, *pair[5:])
-        return _keep(self.answers, key, form)
+        return attrs.keep(self.answers, key, form, _BLOCKS)
 
     def request(self, model: str, stream: bool) -> tuple[bytes, bytes]:
         """A request span's encoded name and first attributes, for a request with nothing
@@ -241,7 +241,7 @@ class Tracer:
                 "gen_ai.request.stream": stream,
             }
             value = (encoding.name_field(f"chat {model}"), attrs.attributes(attributes))
-            known = _keep(self.requests, (model, stream), value)
+            known = attrs.keep(self.requests, (model, stream), value, _BLOCKS)
         return known
 
     def outcome(self, key: tuple[Any, ...], status: int, trace: RequestTrace) -> bytes:
@@ -258,22 +258,13 @@ class Tracer:
             attributes["llm_proxy.provider"] = trace.provider
         if trace.upstream_model is not None:
             attributes["gen_ai.response.model"] = trace.upstream_model
-        return _keep(self.outcomes, key, attrs.attributes(attributes))
+        return attrs.keep(self.outcomes, key, attrs.attributes(attributes), _BLOCKS)
 
 
 _NO_TRACE, _NO_SPAN = bytes(16), bytes(8)  # all-zero ids are invalid (W3C, OpenTelemetry)
 _STATIC_ROOTS = {ALWAYS_ON: True, DEFAULT_ON: True, ALWAYS_OFF: False, DEFAULT_OFF: False}
 _OK_TAIL = encoding.tail(encoding.UNSET_STATUS, False)  # an attempt's parent is local
 _BLOCKS = 1024  # entries per Tracer table (distinct models, outcomes...) before it starts over
-_K = TypeVar("_K")
-_V = TypeVar("_V")
-
-
-def _keep(table: dict[_K, _V], key: _K, value: _V) -> _V:
-    if len(table) >= _BLOCKS:
-        table.clear()
-    table[key] = value
-    return value
 
 
 def _provider_attributes(name: str, ptype: ProviderType, base_url: str) -> dict[str, Any]:

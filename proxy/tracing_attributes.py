@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from struct import Struct
-from typing import Any
+from typing import Any, TypeVar
 
 DOUBLE = _DOUBLE = Struct("<d")
 _INT64 = 1 << 63
@@ -18,6 +18,16 @@ _TWO = Struct("<H")  # two-byte varints, packed
 # strings longer than this are not kept (content may be megabytes).
 CACHE_LIMIT = 4096
 CACHED_STR_LENGTH = 128
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+def keep(table: dict[_K, _V], key: _K, value: _V, limit: int = CACHE_LIMIT) -> _V:
+    """Store `value` in a table of kept encodings; a full table starts over."""
+    if len(table) >= limit:
+        table.clear()
+    table[key] = value
+    return value
 
 
 def varint(n: int) -> bytes:
@@ -99,9 +109,7 @@ class _Encoded(dict[tuple[str, Any, type], bytes]):
         except (TypeError, ValueError):  # not encodable: left out
             return b""
         if _kept(value, kind):
-            if len(self) >= CACHE_LIMIT:
-                self.clear()
-            self[entry] = encoded
+            keep(self, entry, encoded)
         return encoded
 
 

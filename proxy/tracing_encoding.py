@@ -29,7 +29,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext
 
-from proxy.tracing_attributes import CACHE_LIMIT, CACHED_STR_LENGTH, field, varint
+from proxy.tracing_attributes import CACHE_LIMIT, CACHED_STR_LENGTH, field, keep, varint
 
 # opentelemetry.proto.trace.v1.Span.SpanKind
 SERVER, CLIENT = 2, 3
@@ -78,9 +78,7 @@ def name_field(name: str) -> bytes:
     if encoded is None:
         encoded = field(b"\x2a", name.encode())
         if len(name) <= CACHED_STR_LENGTH:
-            if len(_NAMES) >= CACHE_LIMIT:
-                _NAMES.clear()
-            _NAMES[name] = encoded
+            keep(_NAMES, name, encoded)
     return encoded
 
 
