@@ -35,7 +35,6 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Mapping
-from random import getrandbits
 from time import time_ns
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -56,6 +55,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 
 from proxy import tracing_attributes as attrs
 from proxy import tracing_encoding as encoding
+from proxy import tracing_recorder
 from proxy.config import Config, ProviderType
 from proxy.tracing_export import EncodedSpanExporter, SpanQueue
 from proxy.tracing_span import TTFT_HEAD, RequestSpan
@@ -133,6 +133,8 @@ class Tracer:
         self.requests: dict[tuple[str, bool], tuple[bytes, bytes]] = {}
         self.ok_end = self.attempt_end("ok", None)  # most attempts' end
         self.answers: dict[tuple[Any, ...], encoding.PairForm] = {}
+        # Compiled or Python (proxy/tracing_recorder.py): how spans are made.
+        self._span, self._root = tracing_recorder.chosen()
 
     def start(self, headers: Mapping[bytes, str]) -> RequestSpan:
         """The request's span, continuing the caller's W3C trace if it sent one; it starts
@@ -140,13 +142,12 @@ class Tracer:
         sampled = self.root_sampled
         if sampled is None or b"traceparent" in headers:
             return self._sampled(headers)
-        if self.random_ids:  # both ids from one draw: the trace's 16 bytes, the span's 8
-            drawn = getrandbits(192).to_bytes(24, "big")
-            trace_id, span_id = drawn[:16], drawn[16:]
-            if trace_id != _NO_TRACE and span_id != _NO_SPAN:
-                return RequestSpan(self, trace_id, span_id, sampled, time_ns())
+        if self.random_ids:  # the SDK's generator: the ids drawn directly
+            span = self._root(self, sampled)
+            if span is not None:
+                return span
         trace_id = self.ids.generate_trace_id().to_bytes(16, "big")
-        return RequestSpan(self, trace_id, self.new_span_id(), sampled, time_ns())
+        return self._span(self, trace_id, self.new_span_id(), sampled, time_ns())
 
     def new_span_id(self) -> bytes:
         """A span id from the SDK's id generator (never 0), as its 8 bytes."""
@@ -165,7 +166,7 @@ class Tracer:
         trace_id = parent.trace_id if parent is not None else ids.generate_trace_id()
         sampling = self.sampler.should_sample(parent_context, trace_id, "chat", SpanKind.SERVER)
         state = sampling.trace_state
-        return RequestSpan(
+        return self._span(
             self,
             trace_id.to_bytes(16, "big"),
             self.new_span_id(),
@@ -261,7 +262,6 @@ class Tracer:
         return attrs.keep(self.outcomes, key, attrs.attributes(attributes), _BLOCKS)
 
 
-_NO_TRACE, _NO_SPAN = bytes(16), bytes(8)  # all-zero ids are invalid (W3C, OpenTelemetry)
 _STATIC_ROOTS = {ALWAYS_ON: True, DEFAULT_ON: True, ALWAYS_OFF: False, DEFAULT_OFF: False}
 _OK_TAIL = encoding.tail(encoding.UNSET_STATUS, False)  # an attempt's parent is local
 _BLOCKS = 1024  # entries per Tracer table (distinct models, outcomes...) before it starts over

@@ -193,7 +193,7 @@ def integer(key: str, value: int) -> bytes:
 
 
 _INT_HEADS: dict[str, tuple[bytes, bytes]] = {}
-_USAGE = (
+USAGE_KEYS = (
     "gen_ai.usage.input_tokens",
     "gen_ai.usage.output_tokens",
     "gen_ai.usage.cache_read.input_tokens",
@@ -209,10 +209,10 @@ def usage(prompt: int, completion: int, cached: int, reasoning: int) -> bytes:
     if not 0 <= (prompt | completion | cached | reasoning) < 0x4000:  # `|`: the largest's bits
         return b"".join(
             (
-                integer(_USAGE[0], prompt),
-                integer(_USAGE[1], completion),
-                integer(_USAGE[2], cached),
-                integer(_USAGE[3], reasoning),
+                integer(USAGE_KEYS[0], prompt),
+                integer(USAGE_KEYS[1], completion),
+                integer(USAGE_KEYS[2], cached),
+                integer(USAGE_KEYS[3], reasoning),
             )
         )
     shape = (
@@ -238,7 +238,7 @@ def _usage_form(shape: int) -> tuple[Any, ...]:
     """usage()'s struct for a shape (bit i set: count i takes two varint bytes) and the
     heads of the four attributes for it."""
     two = [bool(shape >> i & 1) for i in range(4)]
-    heads = [_int_heads(key)[wide] for key, wide in zip(_USAGE, two, strict=True)]
+    heads = [_int_heads(key)[wide] for key, wide in zip(USAGE_KEYS, two, strict=True)]
     fields = "".join(
         f"{len(head)}s{'H' if wide else 'B'}" for head, wide in zip(heads, two, strict=True)
     )
@@ -253,7 +253,7 @@ def _int_heads(key: str) -> tuple[bytes, bytes]:
 
 
 # usage() for four one-byte counts (0-127), by one format: each key's head, the count as %c.
-USAGE_SMALL = b"".join(_int_heads(key)[0].replace(b"%", b"%%") + b"%c" for key in _USAGE)
+USAGE_SMALL = b"".join(_int_heads(key)[0].replace(b"%", b"%%") + b"%c" for key in USAGE_KEYS)
 _USAGE_FORMS = [_usage_form(shape) for shape in range(16)]
 
 

@@ -11,6 +11,12 @@ from dicts, one entry at a time, even with each encoded attribute kept; as block
 (the new values included). What is new per request (ids, times, token counts, the
 response id, durations) is encoded each time. Attribute order is the order the old dicts
 had; tests/test_tracing_span.py checks the spans against that.
+
+proxy/_tracing_span.c is this class compiled for the common request (proxy/tracing_recorder.py
+chooses): it has the same fields under the same names and runs request(), reply() and
+_spans() from here, with itself as `self`, for everything else. So those three touch only
+fields and module functions (no other method of this class), and a change here is a
+change there: tests/test_tracing_recorder.py compares the two.
 """
 
 from __future__ import annotations
@@ -34,14 +40,14 @@ if TYPE_CHECKING:
     from proxy.tracing import Tracer
 
 # Request parameters recorded when the client set them: body field -> attribute.
-_PARAMETERS = {
+PARAMETERS = {
     "temperature": "gen_ai.request.temperature",
     "top_p": "gen_ai.request.top_p",
     "max_tokens": "gen_ai.request.max_tokens",
     "max_completion_tokens": "gen_ai.request.max_tokens",
     "seed": "gen_ai.request.seed",
 }
-_PARAMETER_FIELDS = frozenset(_PARAMETERS)
+_PARAMETER_FIELDS = frozenset(PARAMETERS)
 # An attribute gen_ai.response.time_to_first_chunk but its 8-byte value (tracing.py too).
 TTFT_HEAD = attrs.double("gen_ai.response.time_to_first_chunk", 0.0)[:-8]
 _DOUBLE = attrs.DOUBLE
@@ -50,17 +56,34 @@ _ERROR: encoding.Status = (encoding.ERROR, None)
 _FINISH_REASONS = "gen_ai.response.finish_reasons"
 # One choice's finish reason (stop, length...) -> the form of its attribute followed by
 # gen_ai.response.id (attrs.unique_after).
-_REPLIES: dict[str, attrs.UniqueForm] = {}
+REPLIES: dict[str, attrs.UniqueForm] = {}
 
 
-def _reply_form(reason: str) -> attrs.UniqueForm:
+def reply_form(reason: str) -> attrs.UniqueForm:
     form = attrs.unique_form("gen_ai.response.id", attrs.attribute(_FINISH_REASONS, (reason,)))
-    if len(_REPLIES) < 64:  # the known reasons; an upstream's odd ones are not kept
-        _REPLIES[reason] = form
+    if len(REPLIES) < 64:  # the known reasons; an upstream's odd ones are not kept
+        REPLIES[reason] = form
     return form
 
 
-_CHAT = encoding.name_field("chat")  # a request that ended before its body was read
+def _answer(capture_content: bool, choices: Any, answer_id: Any) -> bytes:
+    """RequestSpan.reply()'s attributes, for any answer (a function: the compiled
+    recorder, proxy/_tracing_span.c, runs reply() on its own object too)."""
+    if not isinstance(choices, list):
+        choices = []
+    reasons = tuple(
+        [str(c["finish_reason"]) for c in choices if isinstance(c, dict) and c.get("finish_reason")]
+    )
+    encoded = attrs.attribute(_FINISH_REASONS, reasons)
+    if isinstance(answer_id, str):
+        encoded += attrs.unique("gen_ai.response.id", answer_id)
+    if capture_content:
+        messages = orjson.dumps([c.get("message") for c in choices if isinstance(c, dict)])
+        encoded += attrs.unique("gen_ai.output.messages", messages.decode())
+    return encoded
+
+
+CHAT = encoding.name_field("chat")  # a request that ended before its body was read
 
 
 # An attempt while it runs, a list (built and updated in the fewest steps; callgrind):
@@ -73,7 +96,7 @@ _END, _TTFT_AT, _OUTCOME, _MESSAGE = 3, 4, 5, 6
 _TRACEPARENT = {True: b"00-%b-%b-01", False: b"00-%b-%b-00"}
 _TRACEPARENT_NAME, _TRACESTATE_NAME = b"traceparent", b"tracestate"
 # A request span without a caller's trace, not failed: unset status, a local (no) parent.
-_REQUEST_TAIL = encoding.tail(_UNSET, False)
+REQUEST_TAIL = encoding.tail(_UNSET, False)
 _TTFT = Struct(f"<{len(TTFT_HEAD)}sd")  # the time to first chunk attribute: head, value
 _TRACE_TAG, _SPAN_TAG, _PARENT_TAG = encoding.TRACE_TAG, encoding.SPAN_TAG, encoding.PARENT_TAG
 
@@ -154,7 +177,7 @@ class RequestSpan:
             "gen_ai.request.model": req.model,
             "gen_ai.request.stream": req.stream,
         }
-        for field, name in _PARAMETERS.items():
+        for field, name in PARAMETERS.items():
             value = body.get(field)
             if isinstance(value, int | float) and not isinstance(value, bool):
                 attributes[name] = value
@@ -226,29 +249,10 @@ class RequestSpan:
             only = choices[0]
             reason = only.get("finish_reason") if only.__class__ is dict else None
             if reason.__class__ is str:
-                form = _REPLIES.get(reason) or _reply_form(reason)
+                form = REPLIES.get(reason) or reply_form(reason)
                 self._reply = attrs.unique_after(form, answer_id)
                 return
-        self._reply = self._answer(answer, choices, answer_id)
-
-    def _answer(self, answer: dict[str, Any], choices: Any, answer_id: Any) -> bytes:
-        """reply()'s attributes, for any answer."""
-        if not isinstance(choices, list):
-            choices = []
-        reasons = tuple(
-            [
-                str(c["finish_reason"])
-                for c in choices
-                if isinstance(c, dict) and c.get("finish_reason")
-            ]
-        )
-        encoded = attrs.attribute(_FINISH_REASONS, reasons)
-        if isinstance(answer_id, str):
-            encoded += attrs.unique("gen_ai.response.id", answer_id)
-        if self._tracer.capture_content:
-            messages = orjson.dumps([c.get("message") for c in choices if isinstance(c, dict)])
-            encoded += attrs.unique("gen_ai.output.messages", messages.decode())
-        return encoded
+        self._reply = _answer(self._tracer.capture_content, choices, answer_id)
 
     def finish(self, trace: RequestTrace, status: int) -> None:
         """End both spans from the request's account (trace.py calls this once), encode
@@ -297,7 +301,7 @@ class RequestSpan:
         key = (
             status,
             attempt[1],
-            self.name or _CHAT,
+            self.name or CHAT,
             ttft is None,
             only.provider,
             only.outcome,
@@ -308,12 +312,12 @@ class RequestSpan:
         if not form:
             return b""
         if ttft is None:
-            attributes = b"".join((self._request, self._reply, form[5], tokens, _REQUEST_TAIL))
+            attributes = b"".join((self._request, self._reply, form[5], tokens, REQUEST_TAIL))
         else:
             assert first is not None  # the attempt's shape is the request's: checked above
             ttft_attribute = _TTFT.pack(TTFT_HEAD, first - trace.start)
             attributes = b"".join(
-                (self._request, self._reply, form[5], ttft_attribute, tokens, _REQUEST_TAIL)
+                (self._request, self._reply, form[5], ttft_attribute, tokens, REQUEST_TAIL)
             )
         size = form[1] + len(attributes)  # the request span's
         if not 0x80 <= size < 0x4000:
@@ -379,7 +383,7 @@ class RequestSpan:
             ids += encoding.links(state, None if parent is None else parent[0])
         remote = parent is not None and parent[1]
         tail = encoding.tail(_ERROR if failed else _UNSET, remote)
-        name = self.name or _CHAT
+        name = self.name or CHAT
         end = time_ns()
         spans.append(
             encoding.framed(ids, name, encoding.SERVER, self._start, end, attributes, tail)

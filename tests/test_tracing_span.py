@@ -19,6 +19,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags, TraceState
 
 from proxy import tracing_attributes as attrs
+from proxy import tracing_recorder
 from proxy.config import parse_config
 from proxy.errors import Attempt
 from proxy.providers.base import Reply, Usage
@@ -57,8 +58,18 @@ class Captured:
         return ExportTraceServiceRequest.FromString(self.tracing.queue._batch.request(self.spans))
 
 
-@pytest.fixture
-def captured(monkeypatch: pytest.MonkeyPatch) -> Iterator[Captured]:
+RECORDERS = {"python": tracing_recorder.PYTHON, "compiled": tracing_recorder.COMPILED}
+
+
+@pytest.fixture(params=list(RECORDERS))
+def captured(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Captured]:
+    """Spans queued by either recorder (proxy/tracing_recorder.py): every case runs through
+    the Python RequestSpan and the compiled one (tests/test_tracing_recorder.py fails if
+    that was not built)."""
+    recorder = RECORDERS[request.param]
+    if recorder is None:
+        pytest.skip("proxy/_tracing_span.c was not built")
+    monkeypatch.setattr(tracing_recorder, "chosen", lambda: recorder)
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://127.0.0.1:9/v1/traces")
     monkeypatch.setenv("OTEL_TRACES_SAMPLER", "parentbased_always_on")
     tracing = Tracing()
@@ -312,6 +323,7 @@ def test_an_unsampled_request_queues_nothing(captured: Captured) -> None:
     assert captured.spans == []
 
 
+@pytest.mark.parametrize("captured", ["python"], indirect=True)  # its methods
 @pytest.mark.parametrize(
     ("stream", "usage"),
     [
@@ -329,6 +341,7 @@ def test_an_answered_request_by_one_struct_is_what_the_steps_write(
     times where they belong."""
     clock = itertools.count(1_700_000_000_000_000_000, 1_000)
     monkeypatch.setattr("proxy.tracing.time_ns", lambda: next(clock))
+    monkeypatch.setattr("proxy.tracing_recorder.time_ns", lambda: next(clock))
     monkeypatch.setattr("proxy.tracing_span.time_ns", lambda: next(clock))
     body = {"model": "smart", "messages": MESSAGES, "stream": stream}
     answer = None if stream else ANSWER
@@ -354,6 +367,7 @@ def test_an_answered_request_by_one_struct_is_what_the_steps_write(
     assert (server.start_time_unix_nano, server.end_time_unix_nano) == (span._start, ended)
 
 
+@pytest.mark.parametrize("captured", ["python"], indirect=True)  # its methods
 @pytest.mark.parametrize(
     ("attempts", "status", "by_struct"),
     [
